@@ -1,0 +1,10 @@
+/**
+ * The storage layer's public surface. Other layers and tests outside this folder import only
+ * from here: the engine, its write batch, options, typed errors and limits.
+ */
+export { Engine } from "./engine.js";
+export { WriteBatch } from "./write-batch.js";
+export type { EngineOptions, EngineLogger } from "./options.js";
+export type { WriteOptions, ReadOptions, IterateOptions, Snapshot, EngineStats, LevelStats } from "./engine-types.js";
+export { StorageError, InvalidArgumentError, ClosedError, LockedError, CorruptionError, IOError } from "./errors.js";
+export { MAX_KEY_BYTES, MAX_VALUE_BYTES } from "./internal-key.js";

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { bloomHash, BloomFilter, BloomFilterBuilder, bloomProbes } from "../../src/storage/bloom.js";
+
+function keyOf(i: number): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeUInt32LE(i);
+  return key;
+}
+
+function buildFilter(keys: Buffer[], bitsPerKey: number): BloomFilter {
+  const builder = new BloomFilterBuilder(bitsPerKey);
+  for (const key of keys) builder.addKey(key);
+  return new BloomFilter(builder.finish());
+}
+
+function falsePositiveRate(filter: BloomFilter, probes: number, offset: number): number {
+  let positives = 0;
+  for (let i = 0; i < probes; i++) if (filter.mayContain(keyOf(offset + i))) positives++;
+  return positives / probes;
+}
+
+describe("bloom filter", () => {
+  it("hashes like LevelDB's Hash() with the bloom seed", () => {
+    // Test vectors of leveldb util/hash_test.cc (seed 0xbc9f1d34).
+    assert.equal(bloomHash(Buffer.from([0x62])), 0xef1345c4);
+    assert.equal(bloomHash(Buffer.from([0xc3, 0x97])), 0x5b663814);
+    assert.equal(bloomHash(Buffer.from([0xe2, 0x99, 0xa5])), 0x323c078f);
+    assert.equal(bloomHash(Buffer.from([0xe1, 0x80, 0xb9, 0x32])), 0xed21633a);
+    assert.equal(bloomHash(Buffer.alloc(0)), 0xbc9f1d34);
+  });
+
+  it("hashes a subrange like the same bytes on their own", () => {
+    const bytes = Buffer.from("xxhello worldyy");
+    assert.equal(bloomHash(bytes, 2, 13), bloomHash(Buffer.from("hello world")));
+  });
+
+  it("uses round(bitsPerKey * ln 2) probes, clamped to 1..30", () => {
+    assert.equal(bloomProbes(10), 7);
+    assert.equal(bloomProbes(1), 1);
+    assert.equal(bloomProbes(0.1), 1);
+    assert.equal(bloomProbes(20), 14);
+    assert.equal(bloomProbes(100), 30);
+  });
+
+  it("rules out keys of an empty filter only when it has bits", () => {
+    const filter = buildFilter([], 10);
+    assert.equal(filter.mayContain(Buffer.from("hello")), false);
+    assert.equal(filter.byteLength(), 64 / 8 + 1);
+  });
+
+  it("answers 'may contain' for a filter of an unknown encoding or no bits", () => {
+    const bytes = new BloomFilterBuilder(10).finish();
+    bytes[bytes.length - 1] = 31;
+    assert.equal(new BloomFilter(bytes).mayContain(Buffer.from("x")), true);
+    assert.equal(new BloomFilter(new Uint8Array(0)).mayContain(Buffer.from("x")), true);
+    assert.equal(new BloomFilter(new Uint8Array([7])).mayContain(Buffer.from("x")), true);
+  });
+
+  it("has no false negatives and about 1% false positives at 10 bits per key", () => {
+    for (const n of [1, 10, 100, 1000, 10_000, 50_000]) {
+      const keys = Array.from({ length: n }, (_, i) => keyOf(i));
+      const filter = buildFilter(keys, 10);
+      for (const key of keys) assert.equal(filter.mayContain(key), true, `false negative for key ${key.readUInt32LE()} (n=${n})`);
+      assert.ok(filter.byteLength() <= Math.ceil(Math.max(64, n * 10) / 8) + 1, `filter too large for n=${n}`);
+      const rate = falsePositiveRate(filter, 20_000, 1_000_000_000);
+      assert.ok(rate <= 0.02, `false-positive rate ${rate} above 2% for n=${n}`);
+      if (n >= 1000) assert.ok(rate >= 0.002, `false-positive rate ${rate} implausibly low for n=${n}`);
+    }
+  });
+
+  it("keys of many lengths: no false negatives; more bits per key, fewer false positives", () => {
+    const keys = Array.from({ length: 5000 }, (_, i) => Buffer.from(`user-key-${i}-${"z".repeat(i % 37)}`));
+    const absent = Array.from({ length: 20_000 }, (_, i) => Buffer.from(`absent-${i}-${"q".repeat(i % 41)}`));
+    const rates: number[] = [];
+    for (const bits of [5, 10, 20]) {
+      const filter = buildFilter(keys, bits);
+      for (const key of keys) assert.equal(filter.mayContain(key), true, `false negative for ${key.toString()}`);
+      rates.push(absent.filter((key) => filter.mayContain(key)).length / absent.length);
+    }
+    assert.ok(rates[0] > rates[1] && rates[1] > rates[2], `rates should fall with bits per key: ${rates.join(", ")}`);
+    assert.ok(rates[1] < 0.02, `10 bits per key: false-positive rate ${rates[1]}`);
+  });
+});
