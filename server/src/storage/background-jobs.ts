@@ -3,7 +3,8 @@
  * table files) that write new table files and describe them. They run in the background
  * worker thread (background-worker.ts) or inline, time-sliced, on the main thread; the engine
  * installs their results with a version edit. A job never touches the manifest, so a crash
- * during one leaves only unreferenced files, which the next open deletes.
+ * during one leaves only unreferenced files, which the next open deletes. A job fsyncs every
+ * file it writes and then the directory, so the edit naming the files may follow at once.
  *
  * Which entries survive (as in LevelDB's DoCompactionWork): walking one user key's entries
  * newest first, an entry is dropped when a newer entry of the same key is already visible to
@@ -15,7 +16,7 @@ import type { InternalIterator } from "./internal-iterator.js";
 import { LevelIterator } from "./level-iterator.js";
 import { Memtable, type MemtableShared } from "./memtable.js";
 import { MergingIterator } from "./merging-iterator.js";
-import { removeFile, tableFileName } from "./file-names.js";
+import { removeFile, syncDir, tableFileName } from "./file-names.js";
 import { SSTableWriter, type SSTableWriterOptions } from "./sstable-writer.js";
 import { TableCache } from "./table-cache.js";
 import type { FileMeta } from "./version-edit.js";
@@ -82,6 +83,7 @@ async function runFlush(job: FlushJob, yielder: Yielder): Promise<JobResult> {
   try {
     const stats = await copyEntries(iter, out, job.smallestSnapshot, () => false, yielder);
     const files = out.finish();
+    syncDir(job.dir);
     return { files, bytesRead: 0, bytesWritten: sumSizes(files), ...stats };
   } catch (err) {
     out.abandon();
@@ -110,6 +112,7 @@ async function runCompaction(job: CompactionJob, yielder: Yielder): Promise<JobR
     iter.seekToFirst();
     const stats = await copyEntries(iter, out, job.smallestSnapshot, (k) => !deeper.mayContain(k), yielder);
     const files = out.finish();
+    syncDir(job.dir);
     const bytesRead = sumSizes(job.l0Inputs) + job.sortedInputs.reduce((s, fs) => s + sumSizes(fs), 0);
     return { files, bytesRead, bytesWritten: sumSizes(files), ...stats };
   } catch (err) {
@@ -128,7 +131,9 @@ async function copyEntries(
   isBaseLevelFor: (userKey: Uint8Array) => boolean,
   yielder: Yielder,
 ): Promise<{ entriesIn: number; entriesDropped: number }> {
-  let currentKey: Buffer | undefined;
+  // The current user key, copied into a reused buffer (iterator views move on).
+  let currentKey = Buffer.allocUnsafe(256);
+  let currentLength = -1;
   let lastSeqForKey = Number.MAX_SAFE_INTEGER;
   let entriesIn = 0;
   let entriesDropped = 0;
@@ -141,8 +146,10 @@ async function copyEntries(
     const seq = iter.seq();
     const kind = iter.kind() as ValueKind;
     let newKey = false;
-    if (currentKey === undefined || !currentKey.equals(key)) {
-      currentKey = Buffer.from(key);
+    if (!holds(currentKey, currentLength, key)) {
+      if (key.length > currentKey.length) currentKey = Buffer.allocUnsafe(key.length * 2);
+      currentKey.set(key, 0);
+      currentLength = key.length;
       lastSeqForKey = Number.MAX_SAFE_INTEGER;
       newKey = true;
     }
@@ -160,6 +167,13 @@ async function copyEntries(
     out.add(key, seq, kind, iter.value(), newKey);
   }
   return { entriesIn, entriesDropped };
+}
+
+/** Whether buf[0, length) equals key. */
+function holds(buf: Buffer, length: number, key: Uint8Array): boolean {
+  if (length !== key.length) return false;
+  for (let i = length - 1; i >= 0; i--) if (buf[i] !== key[i]) return false;
+  return true;
 }
 
 function sumSizes(files: readonly FileMeta[]): number {

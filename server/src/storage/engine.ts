@@ -32,6 +32,7 @@ import {
   parseFileName,
   removeFile,
   syncDir,
+  syncDirAsync,
   tableFileName,
   writeFileAtomic,
 } from "./file-names.js";
@@ -111,6 +112,8 @@ export class Engine {
   private visibleSequence: number;
   private readonly unpublished: Unpublished[] = [];
   private syncInFlight: Promise<void> | undefined;
+  /** fsync of the directory after the newest WAL was created; sync writes wait for it. */
+  private walDirSync: Promise<void> | undefined;
 
   private readonly queue: QueuedWrite[] = [];
   private draining = false;
@@ -346,7 +349,10 @@ export class Engine {
   private rotateMemtable(dataBytes: number, count: number): void {
     const number = this.versions.newFileNumber();
     const wal = RecordLogWriter.create(logFileName(this.dir, number));
-    syncDir(this.dir);
+    // The new WAL's name must be durable before a sync write in it is acknowledged; the
+    // directory fsync runs on the thread pool and the next group commit waits for it.
+    this.walDirSync = syncDirAsync(this.dir);
+    this.walDirSync.catch(() => undefined);
     if (this.memtable.count() > 0) {
       this.immutables.push({ memtable: this.memtable, wal: this.wal, walNumber: this.walNumber });
     } else {
@@ -437,7 +443,9 @@ export class Engine {
       wals.add(u.wal!);
     }
     this.counters.walSyncs++;
-    this.syncInFlight = Promise.all([...wals].map((w) => w.sync())).then(
+    const syncs: Promise<void>[] = [...wals].map((w) => w.sync());
+    if (this.walDirSync) syncs.push(this.walDirSync);
+    this.syncInFlight = Promise.all(syncs).then(
       () => {
         this.syncInFlight = undefined;
         this.counters.syncedWrites += group.length;
@@ -632,7 +640,6 @@ export class Engine {
       smallestSnapshot: this.smallestSnapshot(),
     };
     const result = await this.runner.run(job);
-    syncDir(this.dir);
     const edit = emptyEdit();
     for (const file of result.files) edit.newFiles.push({ level: 0, file });
     edit.logNumber = this.immutables.length > 1 ? this.immutables[1]!.walNumber : this.walNumber;
@@ -696,7 +703,6 @@ export class Engine {
       if (this.stopping) return;
       throw err;
     }
-    syncDir(this.dir);
     const edit = emptyEdit();
     for (const f of pick.inputs) edit.deletedFiles.push({ level: pick.level, number: f.number });
     for (const f of pick.nextInputs) edit.deletedFiles.push({ level: pick.outputLevel, number: f.number });

@@ -47,6 +47,24 @@ export function syncDir(dir: string): void {
   }
 }
 
+/** syncDir on the thread pool, for callers that must not block the event loop. */
+export function syncDirAsync(dir: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    fs.open(dir, "r", (openErr, fd) => {
+      if (openErr) {
+        reject(new IOError(`cannot sync directory: ${openErr.message}`, dir, { cause: openErr }));
+        return;
+      }
+      fs.fsync(fd, (syncErr) => {
+        fs.close(fd, () => {
+          if (syncErr) reject(new IOError(`cannot sync directory: ${syncErr.message}`, dir, { cause: syncErr }));
+          else resolve();
+        });
+      });
+    });
+  });
+}
+
 /** Writes `contents` to `target` atomically: temp file, fsync, rename, fsync of the directory. */
 export function writeFileAtomic(target: string, contents: string | Uint8Array): void {
   const tmp = `${target}.${process.pid}.tmp`;

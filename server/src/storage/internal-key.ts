@@ -57,9 +57,21 @@ export function encodeInternalKey(userKey: Uint8Array, seq: number, kind: ValueK
   return out;
 }
 
-/** Compares two user keys. */
+/** Keys up to this length are compared in JavaScript; longer ones by Buffer.compare. */
+const NATIVE_COMPARE_MIN_BYTES = 64;
+
+/**
+ * Compares two user keys bytewise. Typical keys are tens of bytes, for which a JS loop beats
+ * the call into native Buffer.compare; the sign is what callers use.
+ */
 export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
-  return Buffer.compare(a, b);
+  const n = a.length < b.length ? a.length : b.length;
+  if (n >= NATIVE_COMPARE_MIN_BYTES) return Buffer.compare(a, b);
+  for (let i = 0; i < n; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return a.length - b.length;
 }
 
 /** Compares two encoded internal keys (user key ++ trailer). */
@@ -93,7 +105,7 @@ export function compareParts(
   bSeq: number,
   bKind: number,
 ): number {
-  const c = Buffer.compare(aKey, bKey);
+  const c = compareUserKeys(aKey, bKey);
   if (c !== 0) return c;
   if (aSeq !== bSeq) return aSeq > bSeq ? -1 : 1;
   if (aKind !== bKind) return aKind > bKind ? -1 : 1;

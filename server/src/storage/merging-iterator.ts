@@ -5,6 +5,7 @@
  * Sequence numbers are unique across the database, so no two children hold the same entry.
  */
 import type { InternalIterator } from "./internal-iterator.js";
+import { compareUserKeys } from "./internal-key.js";
 
 const enum Direction {
   Forward,
@@ -124,7 +125,7 @@ export class MergingIterator implements InternalIterator {
   private before(a: number, b: number): boolean {
     const x = this.children[a]!;
     const y = this.children[b]!;
-    let c = Buffer.compare(x.key(), y.key());
+    let c = compareUserKeys(x.key(), y.key());
     if (c === 0) {
       const sx = x.seq();
       const sy = y.seq();

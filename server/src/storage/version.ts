@@ -24,7 +24,14 @@ export function userKeyOf(internalKey: Uint8Array): Uint8Array {
  * a view of it: point lookups do this for every file they consider.
  */
 export function compareUserKeyToBound(bound: Buffer, userKey: Uint8Array): number {
-  return bound.compare(userKey, 0, userKey.length, 0, bound.length - TRAILER_BYTES);
+  const boundLength = bound.length - TRAILER_BYTES;
+  const n = boundLength < userKey.length ? boundLength : userKey.length;
+  // A JS loop: for keys of tens of bytes it is cheaper than crossing into native Buffer#compare.
+  for (let i = 0; i < n; i++) {
+    const d = bound[i]! - userKey[i]!;
+    if (d !== 0) return d;
+  }
+  return boundLength - userKey.length;
 }
 
 export class Version {
