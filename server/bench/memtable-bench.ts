@@ -2,10 +2,17 @@
  * Memtable micro-benchmark: the cost of the arena's bump-pointer append, of a skip-list insert
  * (which includes that append), and of the JavaScript baseline that yields the same sorted
  * order: Map.set of every key followed by one sort of the keys. Keys are random 16-byte
- * strings of bytes, values 100 random bytes, all generated before any timed loop; the Map
- * uses each key as a 16-character latin1 string (one char per byte, so the default string
- * sort is the bytewise order, and the string is as short as the key: the cheapest fair form).
- * During each timed loop a PerformanceObserver counts garbage-collector events.
+ * strings of bytes, values 100 random bytes (views at a 100-byte stride of one pool, so half
+ * of them start 8-byte aligned), all generated before any timed loop. The Map uses each key as
+ * a 16-character latin1 string (one char per byte, so the default string sort is the bytewise
+ * order, and the string is as short as the key: the cheapest fair form) and maps it to the
+ * value's view, as a Map-based memtable would.
+ *
+ * The headline figures time the memtable on buffers whose pages were touched beforehand: on a
+ * fresh buffer every 4 KiB page costs a page fault on first write (2-10 us on this VM), which
+ * is the kernel's cost of handing out memory, not the data structure's. `firstTouch` reports
+ * the same loops on fresh buffers. During each timed loop a PerformanceObserver counts
+ * garbage-collector events.
  *
  * Standalone: node --expose-gc dist/server/bench/memtable-bench.js [n]
  */
