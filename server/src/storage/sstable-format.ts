@@ -31,12 +31,15 @@
  *   blocks as well. A block is cut once its encoded size reaches the target block size, so a block
  *   may exceed it by one entry.
  * - Filter block (absent when bloom bits per key is 0): one bloom filter over the distinct USER
- *   keys of the whole table (bloom.ts builds and reads it), as LevelDB's bloom.cc: the bit array,
- *   ceil(max(64, keys * bitsPerKey) / 8) bytes (bit b = byte b>>3, mask 1 << (b&7)), then one
- *   byte k = round(bitsPerKey * ln 2) clamped to 1..30. A key's k probes come from one 32-bit
- *   hash h (LevelDB's murmur-like Hash(), seed 0xbc9f1d34) by double hashing: delta = rotr(h, 17),
- *   probe i tests bit (h + i * delta) mod 2^32 mod bits. A reader treats k > 30 as an unknown
- *   encoding and lets every key through.
+ *   keys of the whole table (bloom.ts builds and reads it) in RocksDB's cache-local layout: 64-byte
+ *   blocks, n = max(1, ceil(keys * bitsPerKey / 512)) of them (bit b = byte b>>3, mask 1 << (b&7)),
+ *   then one marker byte 0x80 | k, k = probes (RocksDB's choice for the bits per key, 6 at 10).
+ *   A key's hash h (LevelDB's murmur-like Hash(), seed 0xbc9f1d34) picks block floor(h * n / 2^32);
+ *   with g0 = m * 0x85ebca6b mod 2^32 for m = h ^ (h >>> 16), g0 ^= g0 >>> 13, and
+ *   g(i+1) = g(i) * 0x9e3779b9 mod 2^32, probe i tests bit g(i) >>> 23 of that block.
+ *   Tables written before this layout hold LevelDB's standard filter (the bit array, then one byte
+ *   k <= 30; probe i tests bit (h + i * rotr(h, 17)) mod 2^32 mod bits), which readers accept.
+ *   A reader treats any other last byte as an unknown encoding and lets every key through.
  * - Properties block: not in block format but a list of varints: a field count F, then F
  *   varints in this order: entries, deletions, dataBytes, indexBytes, filterBytes, smallestSeq,
  *   largestSeq, rawKeyBytes, rawValueBytes. A reader requires at least these 9 fields and ignores

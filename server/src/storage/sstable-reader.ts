@@ -4,16 +4,27 @@
  * demand with pread (fs.readSync at an offset), verified against their trailer on every read,
  * and shared through the BlockCache when one is given.
  *
- * The index is decoded once into flat arrays (separator keys back to back, block offsets and
- * sizes), so a point lookup is a binary search over the arrays, one block read (or cache hit) and
- * a binary search over that block's restart points, without allocating per lookup beyond the
- * returned value view.
+ * The index is decoded once into flat arrays (separator keys back to back, a search word per
+ * separator, block offsets and sizes). A point lookup: one bloom probe (one cache line), a binary
+ * search over the index words, then the data block. A block enters the cache as read; once it is
+ * hit twice in a turn of the CLOCK hand it is replaced by its expanded form (block.ts,
+ * expandBlock), where the lookup is a binary search over per-entry words that lands on the entry
+ * without decoding its neighbours. A lookup that hits the cache allocates nothing; the value is
+ * handed out as a view (lastValue) or a copy (lastValueCopy).
  */
 
 import fs from "node:fs";
-import { Block, BlockIterator, compareInternalKeyTo } from "./block.js";
-import type { BlockCache } from "./block-cache.js";
-import { BloomFilter } from "./bloom.js";
+import {
+  Block,
+  BlockIterator,
+  compareInternalKeyTo,
+  compareToSharedPrefix,
+  expandBlock,
+  FoundEntry,
+  keyWord,
+} from "./block.js";
+import type { BlockCache, CachedTable } from "./block-cache.js";
+import { BloomFilter, bloomHash } from "./bloom.js";
 import { ByteReader } from "./coding.js";
 import { ClosedError, CorruptionError, IOError, StorageError } from "./errors.js";
 import type { InternalIterator } from "./internal-iterator.js";
@@ -47,65 +58,135 @@ interface ReusableBuffer {
   bytes: Buffer;
 }
 
+/**
+ * Memory for blocks read into the cache. A buffer of its own per block costs about as much as the
+ * pread itself (an ArrayBuffer and its backing store, then page faults on first touch), so such
+ * blocks are carved one after another from 64 KiB slabs. Nothing is written to a slab where a
+ * block lies, so a block stays intact for whoever still holds it, and a slab is freed by the
+ * garbage collector once none of its blocks is referenced.
+ *
+ * A cached block leaves its slab when it is hit twice in one turn of the CLOCK hand
+ * (DataBlocks.load swaps it for its expanded form, in a buffer of its own), so the blocks left in
+ * slabs are ones hit at most once since the hand last passed them: the hand evicts them on its
+ * next pass or the one after. Until then a slab keeps the space of its blocks that left, space
+ * their expanded copies are charged for (those entered the ring later, behind the hand), so the
+ * memory held stays within about twice the cache's capacity.
+ */
+class BlockSlab {
+  private slab = Buffer.alloc(0);
+  private used = 0;
+
+  /**
+   * `length` bytes for a read, of which the first `keep` stay reserved for the block (the rest,
+   * its trailer, is reused). Blocks above a quarter of a slab get a buffer of their own.
+   */
+  take(length: number, keep: number): Buffer {
+    if (length > SLAB_BYTES / 4) return Buffer.allocUnsafeSlow(length);
+    if (this.slab.length - this.used < length) {
+      this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.used = 0;
+    }
+    const buf = this.slab.subarray(this.used, this.used + length);
+    this.used += keep;
+    return buf;
+  }
+}
+
+const SLAB_BYTES = 64 * 1024;
+
+/** One slab allocator for every reader of the thread (reads are synchronous). */
+const blockSlab = new BlockSlab();
+
 /** The open file, its decoded index and the way to a data block (cache, else a verified read). */
 class DataBlocks {
   fd: number;
   /** Decoded index: separator i is keys[keyStarts[i], keyStarts[i + 1]). */
   keys: Buffer = Buffer.alloc(0);
   keyStarts: Uint32Array = new Uint32Array(1);
+  /**
+   * keyWord of each separator's user key at `sharedPrefix`, the length of the user-key prefix
+   * all separators share (the first separator's first bytes): the binary search compares words
+   * and reads a separator only on a tie.
+   */
+  words: Int32Array = new Int32Array(0);
+  sharedPrefix = 0;
   offsets: Float64Array = new Float64Array(0);
   sizes: Float64Array = new Float64Array(0);
   count = 0;
   /** File offset just past the last data block. */
   dataEnd = 0;
+  /** This table's blocks in the block cache (undefined without a cache). */
+  cached: CachedTable | undefined;
 
   constructor(
     readonly path: string,
     fd: number,
-    readonly cacheId: number,
-    readonly cache: BlockCache | undefined,
   ) {
     this.fd = fd;
   }
 
   /** Index of the first block whose separator is >= (userKey, trailer) (> when `after`); count if none. */
   search(userKey: Uint8Array, trailer: Uint8Array, after: boolean): number {
+    const count = this.count;
     const keys = this.keys;
+    const shared = this.sharedPrefix;
+    const side = compareToSharedPrefix(userKey, keys, 0, shared);
+    if (side !== 0) return side < 0 ? 0 : count;
+    const target = keyWord(userKey, shared, userKey.length);
+    const words = this.words;
     const starts = this.keyStarts;
     let lo = 0;
-    let hi = this.count;
+    let hi = count;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = compareInternalKeyTo(keys, starts[mid], starts[mid + 1] - starts[mid], userKey, trailer);
-      if (c < 0 || (after && c === 0)) lo = mid + 1;
+      const word = words[mid];
+      let below: boolean;
+      if (word !== target) {
+        below = word < target;
+      } else {
+        const c = compareInternalKeyTo(keys, starts[mid], starts[mid + 1] - starts[mid], userKey, trailer);
+        below = c < 0 || (after && c === 0);
+      }
+      if (below) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  /**
-   * Data block `index`: from the cache, else read and verified. With `fillCache` (and a cache of
-   * nonzero capacity) a read block goes into the cache in a buffer of its own; otherwise it is read
-   * into `scratch` when given, which the next load overwrites.
-   */
-  load(index: number, fillCache: boolean, scratch: ReusableBuffer | undefined): Block {
-    const offset = this.offsets[index];
-    const cache = this.cache;
-    if (cache !== undefined) {
-      const cached = cache.lookup(this.cacheId, offset);
-      if (cached !== undefined) return cached;
-    }
-    const insert = fillCache && cache !== undefined && cache.capacityBytes > 0;
-    const size = this.sizes[index];
-    const bytes = this.readBlock(offset, size, insert ? undefined : scratch);
-    const block = new Block(bytes.subarray(0, size), this.path, offset);
-    if (insert) cache.insert(this.cacheId, offset, block);
-    return block;
+  /** Whether blocks loaded with fillCache are kept in the block cache. */
+  caching(): boolean {
+    return this.cached !== undefined && this.cached.accepting();
   }
 
-  /** Reads the block at `offset` of `size` bytes plus its trailer and verifies the trailer. */
-  readBlock(offset: number, size: number, scratch: ReusableBuffer | undefined): Buffer {
+  /**
+   * Data block `index`: from the cache, else read and verified. A cached block hit a second time
+   * since the CLOCK hand last passed it is swapped for its expanded form (expandBlock), so blocks
+   * read again and again are searched without decoding entries. Expanding costs a few
+   * microseconds (mostly the new buffer) and saves under one per lookup, so it waits until a
+   * block has shown it is read more than once. With `fillCache` (and a cache that keeps blocks)
+   * a block read from the file goes into the cache, in slab memory; otherwise it is read into
+   * `scratch` when given, which the next load overwrites, else into a buffer of its own.
+   */
+  load(index: number, fillCache: boolean, scratch: ReusableBuffer | undefined): Block {
+    const cached = this.cached;
+    if (cached !== undefined) {
+      const again = cached.hitSinceSweep(index);
+      const block = cached.lookup(index);
+      if (block !== undefined) {
+        if (block.wordsOffset >= 0 || !again) return block;
+        const expanded = expandBlock(block);
+        if (expanded !== block) cached.replace(index, expanded);
+        return expanded;
+      }
+    }
+    const offset = this.offsets[index];
+    const size = this.sizes[index];
     const total = size + BLOCK_TRAILER_BYTES;
+    if (fillCache && cached !== undefined && cached.accepting()) {
+      const block = new Block(this.readBlock(blockSlab.take(total, size), offset, size), this.path, offset);
+      cached.insert(index, block);
+      return block;
+    }
     let buf: Buffer;
     if (scratch === undefined) {
       buf = Buffer.allocUnsafeSlow(total);
@@ -113,9 +194,17 @@ class DataBlocks {
       if (scratch.bytes.length < total) scratch.bytes = Buffer.allocUnsafeSlow(Math.max(total, scratch.bytes.length * 2));
       buf = scratch.bytes;
     }
-    this.readFully(buf, total, offset);
+    return new Block(this.readBlock(buf, offset, size), this.path, offset);
+  }
+
+  /**
+   * Reads the block at `offset` of `size` bytes plus its trailer into the start of `buf`, verifies
+   * the trailer and returns the block's bytes (a view of `buf`).
+   */
+  readBlock(buf: Buffer, offset: number, size: number): Buffer {
+    this.readFully(buf, size + BLOCK_TRAILER_BYTES, offset);
     verifyBlockTrailer(buf, size, this.path, offset);
-    return buf;
+    return buf.subarray(0, size);
   }
 
   readFully(buf: Buffer, length: number, offset: number): void {
@@ -144,7 +233,13 @@ export class SSTableReader {
   private readonly getIterator = new BlockIterator();
   private readonly getScratch: ReusableBuffer = { bytes: Buffer.alloc(0) };
   private readonly getTrailer = Buffer.alloc(TRAILER_BYTES);
-  private lastValueView: Uint8Array = EMPTY;
+  /** The sequence number getTrailer holds (lookups mostly repeat one read sequence). */
+  private getTrailerSeq = -1;
+  private readonly found = new FoundEntry();
+  /** The value of the last get() that returned Found: lastValueData[offset, offset + length). */
+  private lastValueData: Uint8Array = EMPTY;
+  private lastValueOffset = 0;
+  private lastValueLength = 0;
 
   private constructor(
     readonly path: string,
@@ -175,7 +270,7 @@ export class SSTableReader {
 
   private static load(path: string, fd: number, cacheId: number, cache: BlockCache | undefined): SSTableReader {
     const fileSize = fs.fstatSync(fd).size;
-    const blocks = new DataBlocks(path, fd, cacheId, cache);
+    const blocks = new DataBlocks(path, fd);
     if (fileSize < FOOTER_BYTES) {
       throw new CorruptionError(`file of ${fileSize} bytes is too short to be an SSTable`, path, 0);
     }
@@ -196,7 +291,7 @@ export class SSTableReader {
     checkHandle(footer.metaindex, "metaindex block", footerOffset);
 
     const readBlock = (handle: BlockHandle): Buffer =>
-      blocks.readBlock(handle.offset, handle.size, undefined).subarray(0, handle.size);
+      blocks.readBlock(Buffer.allocUnsafeSlow(handle.size + BLOCK_TRAILER_BYTES), handle.offset, handle.size);
     SSTableReader.decodeIndex(blocks, new Block(readBlock(footer.index), path, footer.index.offset), footerOffset);
 
     const meta = new Map<string, BlockHandle>();
@@ -217,6 +312,7 @@ export class SSTableReader {
     const properties = decodeProperties(readBlock(propertiesHandle), path, propertiesHandle.offset);
     const filterHandle = meta.get(FILTER_BLOCK_NAME);
     const filter = filterHandle === undefined ? undefined : new BloomFilter(readBlock(filterHandle));
+    blocks.cached = cache?.table(cacheId, blocks.count);
     return new SSTableReader(path, fileSize, properties, blocks, filter);
   }
 
@@ -253,51 +349,80 @@ export class SSTableReader {
       sizes[i] = handle.size;
       previousEnd = handle.offset + handle.size + BLOCK_TRAILER_BYTES;
     }
+    let shared = 0;
+    if (count > 0) {
+      // Separators are sorted, so the prefix the first and last share is shared by all.
+      const last = keyStarts[count - 1];
+      const limit = Math.min(keyStarts[1], keyStarts[count] - last) - TRAILER_BYTES;
+      while (shared < limit && keys[shared] === keys[last + shared]) shared++;
+    }
+    const words = new Int32Array(count);
+    for (let j = 0; j < count; j++) words[j] = keyWord(keys, keyStarts[j] + shared, keyStarts[j + 1] - TRAILER_BYTES);
     blocks.keys = keys;
     blocks.keyStarts = keyStarts;
+    blocks.words = words;
+    blocks.sharedPrefix = shared;
     blocks.offsets = offsets;
     blocks.sizes = sizes;
     blocks.count = count;
     blocks.dataEnd = previousEnd;
   }
 
-  /** Bloom check on the user key (true when the table has no filter). */
-  mayContain(userKey: Uint8Array): boolean {
+  /**
+   * Bloom check on the user key (true when the table has no filter). A caller asking several
+   * tables about one key computes its bloomHash once and passes it.
+   */
+  mayContain(userKey: Uint8Array, hash: number = bloomHash(userKey)): boolean {
     if (this.filter === undefined) return true;
     this.bloomChecks++;
-    if (this.filter.mayContain(userKey)) return true;
+    if (this.filter.mayContainHash(hash)) return true;
     this.bloomNegatives++;
     return false;
   }
 
   /**
    * Looks up the newest entry of userKey with seq <= maxSeq. The bloom filter is consulted before
-   * any data block is read. After Found, lastValue() holds the value.
+   * any data block is read (`hash` as for mayContain). After Found, lastValue() holds the value.
    */
-  get(userKey: Uint8Array, maxSeq: number): TableLookup {
-    if (!this.mayContain(userKey)) return TableLookup.FilteredOut;
+  get(userKey: Uint8Array, maxSeq: number, hash: number = bloomHash(userKey)): TableLookup {
+    if (!this.mayContain(userKey, hash)) return TableLookup.FilteredOut;
     const blocks = this.blocks;
     const trailer = this.getTrailer;
-    putTrailer(trailer, 0, maxSeq, ValueKind.Put);
-    const cache = blocks.cache;
-    // Values handed out must stay intact: blocks from a cache are never reused, blocks read into
-    // the reader's scratch buffer are, so a value from one is copied.
-    const scratch = cache !== undefined && cache.capacityBytes > 0 ? undefined : this.getScratch;
+    if (maxSeq !== this.getTrailerSeq) {
+      putTrailer(trailer, 0, maxSeq, ValueKind.Put);
+      this.getTrailerSeq = maxSeq;
+    }
     const index = blocks.search(userKey, trailer, false);
     if (index === blocks.count) return TableLookup.NotFound;
-    const iterator = this.getIterator;
-    iterator.reset(blocks.load(index, true, scratch));
-    iterator.seekTo(userKey, trailer, false);
+    // Values handed out must stay intact: cached blocks are never reused, blocks read into the
+    // reader's scratch buffer are, so a value from one is copied.
+    const scratch = blocks.caching() ? undefined : this.getScratch;
+    const block = blocks.load(index, true, scratch);
     // If the block has no entry >= the target, the target lies between the block's last key and
     // its shortened separator, whose user key is below the next block's first user key: the
     // table holds no version of userKey at or below maxSeq.
+    if (block.wordsOffset >= 0) {
+      const found = this.found;
+      if (!block.getEntry(userKey, trailer, found)) return TableLookup.NotFound;
+      if (found.kind === ValueKind.Delete) return TableLookup.Deleted;
+      this.lastValueData = block.data;
+      this.lastValueOffset = found.valueOffset;
+      this.lastValueLength = found.valueLength;
+      return TableLookup.Found;
+    }
+    const iterator = this.getIterator;
+    iterator.reset(block);
+    iterator.seekTo(userKey, trailer, false);
     let result: TableLookup = TableLookup.NotFound;
     if (iterator.valid() && iterator.compareUserKey(userKey) === 0) {
       if (iterator.kind() === ValueKind.Delete) {
         result = TableLookup.Deleted;
       } else {
         result = TableLookup.Found;
-        this.lastValueView = scratch === undefined ? iterator.value() : Buffer.from(iterator.value());
+        const value = scratch === undefined ? iterator.value() : Buffer.from(iterator.value());
+        this.lastValueData = value;
+        this.lastValueOffset = 0;
+        this.lastValueLength = value.length;
       }
     }
     iterator.reset(undefined);
@@ -306,7 +431,22 @@ export class SSTableReader {
 
   /** The value found by the last get() that returned Found; never mutated afterwards. */
   lastValue(): Uint8Array {
-    return this.lastValueView;
+    return this.lastValueData.subarray(this.lastValueOffset, this.lastValueOffset + this.lastValueLength);
+  }
+
+  /**
+   * A copy of lastValue() in a buffer of its own, for a caller that hands the value out. Cheaper
+   * than copying lastValue(): a view of a cached block reads its ArrayBuffer object, a cache miss
+   * of its own, where copying bytes only reads the block.
+   */
+  lastValueCopy(): Buffer {
+    const data = this.lastValueData;
+    const start = this.lastValueOffset;
+    const length = this.lastValueLength;
+    const out = Buffer.allocUnsafe(length);
+    if (length > 256) out.set(data.subarray(start, start + length));
+    else for (let i = 0; i < length; i++) out[i] = data[start + i];
+    return out;
   }
 
   /**
@@ -321,6 +461,7 @@ export class SSTableReader {
   approximateOffsetOf(userKey: Uint8Array): number {
     const blocks = this.blocks;
     putTrailer(this.getTrailer, 0, MAX_SEQUENCE, ValueKind.Put);
+    this.getTrailerSeq = MAX_SEQUENCE;
     const i = blocks.search(userKey, this.getTrailer, false);
     return i < blocks.count ? blocks.offsets[i] : blocks.dataEnd;
   }

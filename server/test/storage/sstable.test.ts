@@ -4,10 +4,19 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import fc from "fast-check";
+import { Block, BlockIterator, expandBlock, FoundEntry } from "../../src/storage/block.js";
+import { BlockBuilder } from "../../src/storage/block-builder.js";
 import { BlockCache } from "../../src/storage/block-cache.js";
 import { ClosedError, CorruptionError, InvalidArgumentError, IOError, StorageError } from "../../src/storage/errors.js";
 import type { InternalIterator } from "../../src/storage/internal-iterator.js";
-import { compareParts, encodeInternalKey, MAX_SEQUENCE, ValueKind } from "../../src/storage/internal-key.js";
+import {
+  compareParts,
+  encodeInternalKey,
+  MAX_SEQUENCE,
+  putTrailer,
+  TRAILER_BYTES,
+  ValueKind,
+} from "../../src/storage/internal-key.js";
 import { decodeFooter, FOOTER_BYTES } from "../../src/storage/sstable-format.js";
 import { SSTableReader, TableLookup } from "../../src/storage/sstable-reader.js";
 import { SSTableWriter, type SSTableWriterOptions } from "../../src/storage/sstable-writer.js";
@@ -300,8 +309,11 @@ describe("SSTable round trip", () => {
       it.seekToFirst();
       for (let i = 0; i < model.length; i++, it.next()) assertAt(it, model, i, `scan at ${i}`);
       assertAt(it, model, model.length, "scan at the end");
-      assert.equal(reader.get(Buffer.alloc(3000, 0x61), 10), TableLookup.Found);
-      assert.ok(Buffer.from(reader.lastValue()).equals(big));
+      for (let round = 0; round < 3; round++) {
+        assert.equal(reader.get(Buffer.alloc(3000, 0x61), 10), TableLookup.Found);
+        assert.ok(Buffer.from(reader.lastValue()).equals(big));
+        assert.ok(reader.lastValueCopy().equals(big));
+      }
       reader.close();
     }
   });
@@ -401,16 +413,46 @@ describe("SSTable reads and the block cache", () => {
     reader.close();
   });
 
+  it("keeps a block hit twice in one turn of the clock in its expanded form", () => {
+    const f = file();
+    const cache = new BlockCache(1 << 20);
+    const reader = SSTableReader.open(f, 15, cache);
+    const dataBytes = reader.properties.dataBytes;
+    assert.equal(scan(reader.iterator(), "forward"), keys.length);
+    const asRead = cache.stats();
+    assert.ok(asRead.usedBytes > 0.9 * dataBytes && asRead.usedBytes < dataBytes, `${asRead.usedBytes} bytes cached as read`);
+    // The first get in a block is its first hit, the second expands it: an index word, a restart
+    // offset and the shared key bytes per entry make it larger than the block as read.
+    for (let round = 0; round < 2; round++) {
+      for (const [i, key] of keys.entries()) {
+        assert.equal(reader.get(key, MAX_SEQUENCE), TableLookup.Found, `round ${round} key ${i}`);
+        assert.ok(Buffer.from(reader.lastValue()).equals(Buffer.alloc(50, i)), `round ${round} value ${i}`);
+      }
+      const stats = cache.stats();
+      assert.equal(stats.misses, asRead.misses, "blocks read again");
+      assert.ok(stats.usedBytes > dataBytes, `round ${round}: ${stats.usedBytes} bytes cached, expanded`);
+    }
+    assert.equal(scan(reader.iterator(), "reverse"), keys.length, "iterators read expanded blocks");
+    reader.close();
+  });
+
   it("values returned by get stay intact after later reads, with or without a cache", () => {
     const f = file();
     for (const cache of [undefined, new BlockCache(0), new BlockCache(5000)]) {
       const reader = SSTableReader.open(f, 13, cache);
-      const held: Uint8Array[] = [];
-      for (let i = 0; i < keys.length; i += 97) {
-        assert.equal(reader.get(keys[i], MAX_SEQUENCE), TableLookup.Found);
-        held.push(reader.lastValue());
+      const held: [number, Uint8Array][] = [];
+      // Later rounds read the blocks the first one cached: as read, then expanded (third round).
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < keys.length; i += 97) {
+          assert.equal(reader.get(keys[i], MAX_SEQUENCE), TableLookup.Found);
+          held.push([i, reader.lastValue()]);
+          const copy = reader.lastValueCopy();
+          assert.ok(copy.equals(Buffer.alloc(50, i)), `copy of value ${i}`);
+          copy.fill(0xee);
+          assert.ok(Buffer.from(reader.lastValue()).equals(Buffer.alloc(50, i)), `value ${i} after its copy changed`);
+        }
       }
-      for (let j = 0; j < held.length; j++) assert.ok(Buffer.from(held[j]).equals(Buffer.alloc(50, j * 97)), `value ${j}`);
+      for (const [i, value] of held) assert.ok(Buffer.from(value).equals(Buffer.alloc(50, i)), `value ${i}`);
       reader.close();
     }
   });
@@ -422,6 +464,115 @@ describe("SSTable reads and the block cache", () => {
     reader.close();
     assert.throws(() => reader.get(keys[0], MAX_SEQUENCE), ClosedError);
     assert.throws(() => it.seekToFirst(), ClosedError);
+  });
+});
+
+describe("Expanded blocks (the form cached blocks take once hit)", () => {
+  const prefixArb = fc.constantFrom("", "p", "tenant-0042/", "x".repeat(150));
+  const blockEntryArb = fc.record({
+    key: keyArb,
+    seq: seqArb,
+    kind: fc.constantFrom(ValueKind.Put, ValueKind.Delete),
+    value: fc.oneof(
+      { weight: 5, arbitrary: fc.uint8Array({ maxLength: 40 }) },
+      { weight: 1, arbitrary: fc.uint8Array({ minLength: 250, maxLength: 400 }) },
+    ).map((a) => Buffer.from(a)),
+  });
+  const targetArb = fc.record({
+    pick: fc.nat(),
+    useBlockKey: fc.boolean(),
+    key: keyArb,
+    seq: seqArb,
+    kind: fc.constantFrom(ValueKind.Put, ValueKind.Delete),
+    after: fc.boolean(),
+  });
+
+  function entriesOf(block: Block, reverse: boolean): string[] {
+    const it = new BlockIterator();
+    it.reset(block);
+    const out: string[] = [];
+    for (reverse ? it.seekToLast() : it.seekToFirst(); it.valid(); reverse ? it.prev() : it.next()) {
+      out.push(describeEntry(current(it)));
+    }
+    return out;
+  }
+
+  it("read, seek and get like the block they were expanded from (property)", () => {
+    fc.assert(
+      fc.property(
+        prefixArb,
+        fc.array(blockEntryArb, { maxLength: 60 }),
+        fc.integer({ min: 1, max: 16 }),
+        fc.array(targetArb, { maxLength: 30 }),
+        (prefix, raw, restartInterval, targets) => {
+          const model = normalize(raw.map((e) => ({ ...e, key: Buffer.concat([Buffer.from(prefix), e.key]) })));
+          const builder = new BlockBuilder(restartInterval);
+          for (const e of model) {
+            const key = encodeInternalKey(e.key, e.seq, e.kind);
+            builder.add(key, key.length, e.value);
+          }
+          const plain = new Block(Buffer.from(builder.finish()), "t.sst", 7);
+          const expanded = expandBlock(plain);
+          if (model.length === 0) {
+            assert.equal(expanded, plain);
+            return;
+          }
+          assert.ok(expanded.wordsOffset >= 0);
+          assert.equal(expanded.restartCount, model.length, "every entry is a restart point");
+          const expected = model.map(describeEntry);
+          assert.deepEqual(entriesOf(expanded, false), expected);
+          assert.deepEqual(entriesOf(expanded, true), [...expected].reverse());
+
+          const plainIt = new BlockIterator();
+          plainIt.reset(plain);
+          const expandedIt = new BlockIterator();
+          expandedIt.reset(expanded);
+          const trailer = Buffer.alloc(TRAILER_BYTES);
+          const found = new FoundEntry();
+          for (const t of targets) {
+            const blockKey = t.useBlockKey ? model[t.pick % model.length] : undefined;
+            const key = blockKey?.key ?? Buffer.concat([Buffer.from(prefix.slice(0, t.pick % (prefix.length + 1))), t.key]);
+            const seq = blockKey !== undefined && t.pick % 3 === 0 ? blockKey.seq : t.seq;
+            putTrailer(trailer, 0, seq, t.kind);
+            const what = `seekTo(${key.toString("hex")}, ${seq}/${t.kind}, after=${t.after})`;
+            let index = 0;
+            while (index < model.length) {
+              const m = model[index];
+              const c = compareParts(m.key, m.seq, m.kind, key, seq, t.kind);
+              if (c > 0 || (c === 0 && !t.after)) break;
+              index++;
+            }
+            plainIt.seekTo(key, trailer, t.after);
+            expandedIt.seekTo(key, trailer, t.after);
+            assertAt(plainIt, model, index, `plain ${what}`);
+            assertAt(expandedIt, model, index, `expanded ${what}`);
+            if (t.after) continue;
+            const hit = index < model.length && model[index].key.equals(key);
+            assert.equal(expanded.getEntry(key, trailer, found), hit, `getEntry ${what}`);
+            if (hit) {
+              assert.equal(found.kind, model[index].kind, `kind of ${what}`);
+              const value = expanded.data.subarray(found.valueOffset, found.valueOffset + found.valueLength);
+              assert.ok(value.equals(model[index].value), `value of ${what}`);
+            }
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  it("rejects a malformed entry, naming the file and the block's offset", () => {
+    const builder = new BlockBuilder(16);
+    for (const k of ["a", "ab", "abc"]) {
+      const key = encodeInternalKey(Buffer.from(k), 1, ValueKind.Put);
+      builder.add(key, key.length, Buffer.from("v"));
+    }
+    const bytes = Buffer.from(builder.finish());
+    bytes[3 + 9 + 1] = 100; // the second entry claims to share 100 bytes with a 9-byte key
+    assert.throws(
+      () => expandBlock(new Block(bytes, "t.sst", 4096)),
+      (err: unknown) => err instanceof CorruptionError && err.file === "t.sst" && err.offset === 4096,
+    );
   });
 });
 
