@@ -513,7 +513,7 @@ export class Engine {
       if (compareUserKeyToBound(f.smallest, key) > 0 || compareUserKeyToBound(f.largest, key) < 0) continue;
       const t = this.tables.get(f.number);
       const tr = t.get(key, seq);
-      if (tr === TableLookup.Found) return copy(t.lastValue());
+      if (tr === TableLookup.Found) return t.lastValueCopy();
       if (tr === TableLookup.Deleted) return undefined;
     }
     for (let level = 1; level < version.levels.length; level++) {
@@ -521,7 +521,7 @@ export class Engine {
       if (i < 0) continue;
       const t = this.tables.get(version.levels[level]![i]!.number);
       const tr = t.get(key, seq);
-      if (tr === TableLookup.Found) return copy(t.lastValue());
+      if (tr === TableLookup.Found) return t.lastValueCopy();
       if (tr === TableLookup.Deleted) return undefined;
     }
     return undefined;
