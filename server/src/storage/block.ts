@@ -14,33 +14,9 @@
 import { getFixed32, putFixed32, putVarint, varintLength } from "./coding.js";
 import { CorruptionError } from "./errors.js";
 import type { InternalIterator } from "./internal-iterator.js";
-import { putTrailer, TRAILER_BYTES, trailerSeq, ValueKind } from "./internal-key.js";
+import { compareBytes, putTrailer, TRAILER_BYTES, trailerSeq, ValueKind } from "./internal-key.js";
 
 const EMPTY = Buffer.alloc(0);
-
-/**
- * Compares a[aStart, aStart + aLength) with b[bStart, bStart + bLength) bytewise. A JS loop for
- * short keys (cheaper than crossing into native code), Buffer#compare for long ones.
- */
-export function compareBytes(
-  a: Buffer,
-  aStart: number,
-  aLength: number,
-  b: Uint8Array,
-  bStart: number,
-  bLength: number,
-): number {
-  const n = aLength < bLength ? aLength : bLength;
-  if (n > 48) {
-    const c = a.compare(b, bStart, bStart + n, aStart, aStart + n);
-    return c !== 0 ? c : aLength - bLength;
-  }
-  for (let i = 0; i < n; i++) {
-    const d = a[aStart + i] - b[bStart + i];
-    if (d !== 0) return d;
-  }
-  return aLength - bLength;
-}
 
 /**
  * Compares the internal key buf[start, start + length) with the target (userKey, trailer):

@@ -57,29 +57,45 @@ export function encodeInternalKey(userKey: Uint8Array, seq: number, kind: ValueK
   return out;
 }
 
-/** Keys up to this length are compared in JavaScript; longer ones by Buffer.compare. */
-const NATIVE_COMPARE_MIN_BYTES = 64;
+/** Runs shorter than this are compared in JavaScript; longer ones by native Buffer#compare. */
+const NATIVE_COMPARE_MIN_BYTES = 48;
+const nativeCompare = Buffer.prototype.compare;
 
 /**
- * Compares two user keys bytewise. Typical keys are tens of bytes, for which a JS loop beats
- * the call into native Buffer.compare; the sign is what callers use.
+ * Compares a[aStart, aStart + aLength) with b[bStart, bStart + bLength) bytewise; only the sign
+ * of the result means anything. Typical keys are tens of bytes, for which a JS loop beats the
+ * call into native code; views are never made, so comparing against part of a buffer (a file
+ * bound, a key inside a block) allocates nothing. Every bytewise key comparison of the engine
+ * goes through here.
  */
-export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
-  const n = a.length < b.length ? a.length : b.length;
-  if (n >= NATIVE_COMPARE_MIN_BYTES) return Buffer.compare(a, b);
+export function compareBytes(
+  a: Uint8Array,
+  aStart: number,
+  aLength: number,
+  b: Uint8Array,
+  bStart: number,
+  bLength: number,
+): number {
+  const n = aLength < bLength ? aLength : bLength;
+  if (n >= NATIVE_COMPARE_MIN_BYTES) {
+    const c = nativeCompare.call(a, b, bStart, bStart + n, aStart, aStart + n);
+    return c !== 0 ? c : aLength - bLength;
+  }
   for (let i = 0; i < n; i++) {
-    const d = a[i]! - b[i]!;
+    const d = a[aStart + i]! - b[bStart + i]!;
     if (d !== 0) return d;
   }
-  return a.length - b.length;
+  return aLength - bLength;
+}
+
+/** Compares two user keys bytewise. */
+export function compareUserKeys(a: Uint8Array, b: Uint8Array): number {
+  return compareBytes(a, 0, a.length, b, 0, b.length);
 }
 
 /** Compares two encoded internal keys (user key ++ trailer). */
 export function compareInternalKeys(a: Uint8Array, b: Uint8Array): number {
-  const c = Buffer.compare(
-    a.subarray(0, a.length - TRAILER_BYTES),
-    b.subarray(0, b.length - TRAILER_BYTES),
-  );
+  const c = compareBytes(a, 0, a.length - TRAILER_BYTES, b, 0, b.length - TRAILER_BYTES);
   if (c !== 0) return c;
   return compareTrailersDesc(a, a.length - TRAILER_BYTES, b, b.length - TRAILER_BYTES);
 }

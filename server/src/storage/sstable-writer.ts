@@ -10,10 +10,10 @@
 
 import fs from "node:fs";
 import { BlockBuilder } from "./block-builder.js";
-import { compareBytes } from "./block.js";
 import { BloomFilterBuilder } from "./bloom.js";
 import { InvalidArgumentError, IOError, StorageError } from "./errors.js";
 import {
+  compareBytes,
   compareTrailersDesc,
   MAX_SEQUENCE,
   putTrailer,

@@ -12,7 +12,7 @@
  * Readers (iterators, snapshots) hold a reference to the version they read; a table file is
  * deleted only when no referenced version contains it.
  */
-import { compareInternalKeys, compareUserKeys, TRAILER_BYTES } from "./internal-key.js";
+import { compareBytes, compareInternalKeys, compareUserKeys, TRAILER_BYTES } from "./internal-key.js";
 import type { FileMeta, VersionEdit } from "./version-edit.js";
 
 export function userKeyOf(internalKey: Uint8Array): Uint8Array {
@@ -24,14 +24,7 @@ export function userKeyOf(internalKey: Uint8Array): Uint8Array {
  * a view of it: point lookups do this for every file they consider.
  */
 export function compareUserKeyToBound(bound: Buffer, userKey: Uint8Array): number {
-  const boundLength = bound.length - TRAILER_BYTES;
-  const n = boundLength < userKey.length ? boundLength : userKey.length;
-  // A JS loop: for keys of tens of bytes it is cheaper than crossing into native Buffer#compare.
-  for (let i = 0; i < n; i++) {
-    const d = bound[i]! - userKey[i]!;
-    if (d !== 0) return d;
-  }
-  return boundLength - userKey.length;
+  return compareBytes(bound, 0, bound.length - TRAILER_BYTES, userKey, 0, userKey.length);
 }
 
 export class Version {
