@@ -28,6 +28,10 @@
 export { KvStateMachine } from "./state-machine.js";
 export type { KvStateMachineOptions, KvStats } from "./state-machine.js";
 export type { WatchSubscription } from "./watch-hub.js";
+export { DirectProposer } from "./proposer.js";
+export type { Proposer } from "./proposer.js";
+export { LeaseExpiry } from "./lease-expiry.js";
+export type { LeaseExpiryOptions } from "./lease-expiry.js";
 export { encodeCommand, decodeCommand, MAX_TXN_DEPTH } from "./command-codec.js";
 export { checkCommand, checkCommandLimits, DEFAULT_COMMAND_LIMITS, MAX_LEASE_TTL_SECONDS } from "./command-check.js";
 export type { CommandLimits } from "./command-check.js";
@@ -47,6 +51,7 @@ export {
   RequestTooLargeError,
   TooManyOperationsError,
   StateMachineClosedError,
+  NotAppliedError,
   CorruptRecordError,
 } from "./errors.js";
 export { SortOrder, SortTarget, CompareOperator, EventType, WatchFilter } from "./types.js";

@@ -140,6 +140,12 @@ export class KvStateMachine {
     return new KvStateMachine(engine, options, state, leases, compacted);
   }
 
+  /** The applied index and revisions recorded in an engine holding a store (e.g. a checkpoint), without opening the store. */
+  static readState(engine: Engine): { appliedIndex: number; revision: number; compactRevision: number } {
+    const { appliedIndex, revision, compactRevision } = decodeStateRecord(engine.getSync(STATE_KEY));
+    return { appliedIndex, revision, compactRevision };
+  }
+
   // ---------------------------------------------------------------- writes
 
   /**

@@ -46,6 +46,12 @@ export interface WatchSubscription extends AsyncIterable<WatchEvent[]> {
   readonly cancellation: WatchCancel | undefined;
   /** The watcher has replayed all history and receives events as they are applied. */
   readonly synced: boolean;
+  /**
+   * When the watcher is synced and has handed out every event it was given: the revision
+   * through which it has (so every later event has a higher revision); otherwise undefined.
+   * A progress notification may promise this revision.
+   */
+  readonly progressRevision: number | undefined;
 }
 
 export interface WatchHubOptions {
@@ -285,6 +291,10 @@ class Watcher implements WatchSubscription {
       p.then(clear, clear);
     }
     return this.pending;
+  }
+
+  get progressRevision(): number | undefined {
+    return this.synced && this.buffer.length === 0 ? this.hub.revision : undefined;
   }
 
   cancel(): void {

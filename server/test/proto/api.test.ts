@@ -161,11 +161,11 @@ describe("generated services", () => {
         Pipeline: "bidi_streaming",
       },
     ],
-    [WatchService, "sisyphus.kv.v1.WatchService", { Watch: "bidi_streaming" }],
+    [WatchService, "sisyphus.kv.v1.WatchService", { Watch: "bidi_streaming", Subscribe: "server_streaming" }],
     [
       LeaseService,
       "sisyphus.kv.v1.LeaseService",
-      { Grant: "unary", Revoke: "unary", KeepAlive: "bidi_streaming", TimeToLive: "unary", Leases: "unary" },
+      { Grant: "unary", Revoke: "unary", KeepAlive: "bidi_streaming", KeepAliveOnce: "unary", TimeToLive: "unary", Leases: "unary" },
     ],
     [
       ClusterService,

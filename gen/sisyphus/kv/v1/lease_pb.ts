@@ -17,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file sisyphus/kv/v1/lease.proto.
  */
 export const file_sisyphus_kv_v1_lease: GenFile = /*@__PURE__*/
-  fileDesc("ChpzaXN5cGh1cy9rdi92MS9sZWFzZS5wcm90bxIOc2lzeXBodXMua3YudjEiJwoMR3JhbnRSZXF1ZXN0EgsKA3R0bBgBIAEoAxIKCgJpZBgCIAEoAyJYCg1HcmFudFJlc3BvbnNlEi4KBmhlYWRlchgBIAEoCzIeLnNpc3lwaHVzLmt2LnYxLlJlc3BvbnNlSGVhZGVyEgoKAmlkGAIgASgDEgsKA3R0bBgDIAEoAyIbCg1SZXZva2VSZXF1ZXN0EgoKAmlkGAEgASgDIkAKDlJldm9rZVJlc3BvbnNlEi4KBmhlYWRlchgBIAEoCzIeLnNpc3lwaHVzLmt2LnYxLlJlc3BvbnNlSGVhZGVyIh4KEEtlZXBBbGl2ZVJlcXVlc3QSCgoCaWQYASABKAMiXAoRS2VlcEFsaXZlUmVzcG9uc2USLgoGaGVhZGVyGAEgASgLMh4uc2lzeXBodXMua3YudjEuUmVzcG9uc2VIZWFkZXISCgoCaWQYAiABKAMSCwoDdHRsGAMgASgDIi0KEVRpbWVUb0xpdmVSZXF1ZXN0EgoKAmlkGAEgASgDEgwKBGtleXMYAiABKAgigAEKElRpbWVUb0xpdmVSZXNwb25zZRIuCgZoZWFkZXIYASABKAsyHi5zaXN5cGh1cy5rdi52MS5SZXNwb25zZUhlYWRlchIKCgJpZBgCIAEoAxILCgN0dGwYAyABKAMSEwoLZ3JhbnRlZF90dGwYBCABKAMSDAoEa2V5cxgFIAMoDCIPCg1MZWFzZXNSZXF1ZXN0IjsKC0xlYXNlU3RhdHVzEgoKAmlkGAEgASgDEgsKA3R0bBgCIAEoAxITCgtncmFudGVkX3R0bBgDIAEoAyJtCg5MZWFzZXNSZXNwb25zZRIuCgZoZWFkZXIYASABKAsyHi5zaXN5cGh1cy5rdi52MS5SZXNwb25zZUhlYWRlchIrCgZsZWFzZXMYAiADKAsyGy5zaXN5cGh1cy5rdi52MS5MZWFzZVN0YXR1czKRAwoMTGVhc2VTZXJ2aWNlEkQKBUdyYW50Ehwuc2lzeXBodXMua3YudjEuR3JhbnRSZXF1ZXN0Gh0uc2lzeXBodXMua3YudjEuR3JhbnRSZXNwb25zZRJHCgZSZXZva2USHS5zaXN5cGh1cy5rdi52MS5SZXZva2VSZXF1ZXN0Gh4uc2lzeXBodXMua3YudjEuUmV2b2tlUmVzcG9uc2USVAoJS2VlcEFsaXZlEiAuc2lzeXBodXMua3YudjEuS2VlcEFsaXZlUmVxdWVzdBohLnNpc3lwaHVzLmt2LnYxLktlZXBBbGl2ZVJlc3BvbnNlKAEwARJTCgpUaW1lVG9MaXZlEiEuc2lzeXBodXMua3YudjEuVGltZVRvTGl2ZVJlcXVlc3QaIi5zaXN5cGh1cy5rdi52MS5UaW1lVG9MaXZlUmVzcG9uc2USRwoGTGVhc2VzEh0uc2lzeXBodXMua3YudjEuTGVhc2VzUmVxdWVzdBoeLnNpc3lwaHVzLmt2LnYxLkxlYXNlc1Jlc3BvbnNlYgZwcm90bzM", [file_sisyphus_kv_v1_types]);
+  fileDesc("ChpzaXN5cGh1cy9rdi92MS9sZWFzZS5wcm90bxIOc2lzeXBodXMua3YudjEiJwoMR3JhbnRSZXF1ZXN0EgsKA3R0bBgBIAEoAxIKCgJpZBgCIAEoAyJYCg1HcmFudFJlc3BvbnNlEi4KBmhlYWRlchgBIAEoCzIeLnNpc3lwaHVzLmt2LnYxLlJlc3BvbnNlSGVhZGVyEgoKAmlkGAIgASgDEgsKA3R0bBgDIAEoAyIbCg1SZXZva2VSZXF1ZXN0EgoKAmlkGAEgASgDIkAKDlJldm9rZVJlc3BvbnNlEi4KBmhlYWRlchgBIAEoCzIeLnNpc3lwaHVzLmt2LnYxLlJlc3BvbnNlSGVhZGVyIh4KEEtlZXBBbGl2ZVJlcXVlc3QSCgoCaWQYASABKAMiXAoRS2VlcEFsaXZlUmVzcG9uc2USLgoGaGVhZGVyGAEgASgLMh4uc2lzeXBodXMua3YudjEuUmVzcG9uc2VIZWFkZXISCgoCaWQYAiABKAMSCwoDdHRsGAMgASgDIiIKFEtlZXBBbGl2ZU9uY2VSZXF1ZXN0EgoKAmlkGAEgASgDImAKFUtlZXBBbGl2ZU9uY2VSZXNwb25zZRIuCgZoZWFkZXIYASABKAsyHi5zaXN5cGh1cy5rdi52MS5SZXNwb25zZUhlYWRlchIKCgJpZBgCIAEoAxILCgN0dGwYAyABKAMiLQoRVGltZVRvTGl2ZVJlcXVlc3QSCgoCaWQYASABKAMSDAoEa2V5cxgCIAEoCCKAAQoSVGltZVRvTGl2ZVJlc3BvbnNlEi4KBmhlYWRlchgBIAEoCzIeLnNpc3lwaHVzLmt2LnYxLlJlc3BvbnNlSGVhZGVyEgoKAmlkGAIgASgDEgsKA3R0bBgDIAEoAxITCgtncmFudGVkX3R0bBgEIAEoAxIMCgRrZXlzGAUgAygMIg8KDUxlYXNlc1JlcXVlc3QiOwoLTGVhc2VTdGF0dXMSCgoCaWQYASABKAMSCwoDdHRsGAIgASgDEhMKC2dyYW50ZWRfdHRsGAMgASgDIm0KDkxlYXNlc1Jlc3BvbnNlEi4KBmhlYWRlchgBIAEoCzIeLnNpc3lwaHVzLmt2LnYxLlJlc3BvbnNlSGVhZGVyEisKBmxlYXNlcxgCIAMoCzIbLnNpc3lwaHVzLmt2LnYxLkxlYXNlU3RhdHVzMu8DCgxMZWFzZVNlcnZpY2USRAoFR3JhbnQSHC5zaXN5cGh1cy5rdi52MS5HcmFudFJlcXVlc3QaHS5zaXN5cGh1cy5rdi52MS5HcmFudFJlc3BvbnNlEkcKBlJldm9rZRIdLnNpc3lwaHVzLmt2LnYxLlJldm9rZVJlcXVlc3QaHi5zaXN5cGh1cy5rdi52MS5SZXZva2VSZXNwb25zZRJUCglLZWVwQWxpdmUSIC5zaXN5cGh1cy5rdi52MS5LZWVwQWxpdmVSZXF1ZXN0GiEuc2lzeXBodXMua3YudjEuS2VlcEFsaXZlUmVzcG9uc2UoATABElwKDUtlZXBBbGl2ZU9uY2USJC5zaXN5cGh1cy5rdi52MS5LZWVwQWxpdmVPbmNlUmVxdWVzdBolLnNpc3lwaHVzLmt2LnYxLktlZXBBbGl2ZU9uY2VSZXNwb25zZRJTCgpUaW1lVG9MaXZlEiEuc2lzeXBodXMua3YudjEuVGltZVRvTGl2ZVJlcXVlc3QaIi5zaXN5cGh1cy5rdi52MS5UaW1lVG9MaXZlUmVzcG9uc2USRwoGTGVhc2VzEh0uc2lzeXBodXMua3YudjEuTGVhc2VzUmVxdWVzdBoeLnNpc3lwaHVzLmt2LnYxLkxlYXNlc1Jlc3BvbnNlYgZwcm90bzM", [file_sisyphus_kv_v1_types]);
 
 /**
  * GrantRequest asks for a new lease.
@@ -183,6 +183,62 @@ export const KeepAliveResponseSchema: GenMessage<KeepAliveResponse> = /*@__PURE_
   messageDesc(file_sisyphus_kv_v1_lease, 5);
 
 /**
+ * KeepAliveOnceRequest renews one lease in a unary call.
+ *
+ * @generated from message sisyphus.kv.v1.KeepAliveOnceRequest
+ */
+export type KeepAliveOnceRequest = Message<"sisyphus.kv.v1.KeepAliveOnceRequest"> & {
+  /**
+   * The ID of the lease to renew.
+   *
+   * @generated from field: int64 id = 1;
+   */
+  id: bigint;
+};
+
+/**
+ * Describes the message sisyphus.kv.v1.KeepAliveOnceRequest.
+ * Use `create(KeepAliveOnceRequestSchema)` to create a new message.
+ */
+export const KeepAliveOnceRequestSchema: GenMessage<KeepAliveOnceRequest> = /*@__PURE__*/
+  messageDesc(file_sisyphus_kv_v1_lease, 6);
+
+/**
+ * KeepAliveOnceResponse answers a KeepAliveOnce call.
+ *
+ * @generated from message sisyphus.kv.v1.KeepAliveOnceResponse
+ */
+export type KeepAliveOnceResponse = Message<"sisyphus.kv.v1.KeepAliveOnceResponse"> & {
+  /**
+   * Who answered.
+   *
+   * @generated from field: sisyphus.kv.v1.ResponseHeader header = 1;
+   */
+  header?: ResponseHeader | undefined;
+
+  /**
+   * The ID of the lease renewed.
+   *
+   * @generated from field: int64 id = 2;
+   */
+  id: bigint;
+
+  /**
+   * The lease's time to live from now, in seconds; 0 when the lease no longer exists.
+   *
+   * @generated from field: int64 ttl = 3;
+   */
+  ttl: bigint;
+};
+
+/**
+ * Describes the message sisyphus.kv.v1.KeepAliveOnceResponse.
+ * Use `create(KeepAliveOnceResponseSchema)` to create a new message.
+ */
+export const KeepAliveOnceResponseSchema: GenMessage<KeepAliveOnceResponse> = /*@__PURE__*/
+  messageDesc(file_sisyphus_kv_v1_lease, 7);
+
+/**
  * TimeToLiveRequest asks about one lease.
  *
  * @generated from message sisyphus.kv.v1.TimeToLiveRequest
@@ -208,7 +264,7 @@ export type TimeToLiveRequest = Message<"sisyphus.kv.v1.TimeToLiveRequest"> & {
  * Use `create(TimeToLiveRequestSchema)` to create a new message.
  */
 export const TimeToLiveRequestSchema: GenMessage<TimeToLiveRequest> = /*@__PURE__*/
-  messageDesc(file_sisyphus_kv_v1_lease, 6);
+  messageDesc(file_sisyphus_kv_v1_lease, 8);
 
 /**
  * TimeToLiveResponse answers a TimeToLiveRequest.
@@ -258,7 +314,7 @@ export type TimeToLiveResponse = Message<"sisyphus.kv.v1.TimeToLiveResponse"> & 
  * Use `create(TimeToLiveResponseSchema)` to create a new message.
  */
 export const TimeToLiveResponseSchema: GenMessage<TimeToLiveResponse> = /*@__PURE__*/
-  messageDesc(file_sisyphus_kv_v1_lease, 7);
+  messageDesc(file_sisyphus_kv_v1_lease, 9);
 
 /**
  * LeasesRequest asks for every lease.
@@ -273,7 +329,7 @@ export type LeasesRequest = Message<"sisyphus.kv.v1.LeasesRequest"> & {
  * Use `create(LeasesRequestSchema)` to create a new message.
  */
 export const LeasesRequestSchema: GenMessage<LeasesRequest> = /*@__PURE__*/
-  messageDesc(file_sisyphus_kv_v1_lease, 8);
+  messageDesc(file_sisyphus_kv_v1_lease, 10);
 
 /**
  * LeaseStatus describes one lease in a LeasesResponse.
@@ -308,7 +364,7 @@ export type LeaseStatus = Message<"sisyphus.kv.v1.LeaseStatus"> & {
  * Use `create(LeaseStatusSchema)` to create a new message.
  */
 export const LeaseStatusSchema: GenMessage<LeaseStatus> = /*@__PURE__*/
-  messageDesc(file_sisyphus_kv_v1_lease, 9);
+  messageDesc(file_sisyphus_kv_v1_lease, 11);
 
 /**
  * LeasesResponse answers a LeasesRequest.
@@ -336,7 +392,7 @@ export type LeasesResponse = Message<"sisyphus.kv.v1.LeasesResponse"> & {
  * Use `create(LeasesResponseSchema)` to create a new message.
  */
 export const LeasesResponseSchema: GenMessage<LeasesResponse> = /*@__PURE__*/
-  messageDesc(file_sisyphus_kv_v1_lease, 10);
+  messageDesc(file_sisyphus_kv_v1_lease, 12);
 
 /**
  * LeaseService grants, renews, inspects and revokes leases.
@@ -380,6 +436,17 @@ export const LeaseService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof KeepAliveRequestSchema;
     output: typeof KeepAliveResponseSchema;
+  },
+  /**
+   * KeepAliveOnce renews one lease in a unary call, for clients without bidi streams (browsers,
+   * curl). Same answer as one KeepAlive exchange: ttl 0 when the lease no longer exists.
+   *
+   * @generated from rpc sisyphus.kv.v1.LeaseService.KeepAliveOnce
+   */
+  keepAliveOnce: {
+    methodKind: "unary";
+    input: typeof KeepAliveOnceRequestSchema;
+    output: typeof KeepAliveOnceResponseSchema;
   },
   /**
    * TimeToLive tells how long a lease has left and, optionally, which keys are attached to it.

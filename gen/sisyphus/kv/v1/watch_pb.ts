@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file sisyphus/kv/v1/watch.proto.
  */
 export const file_sisyphus_kv_v1_watch: GenFile = /*@__PURE__*/
-  fileDesc("ChpzaXN5cGh1cy9rdi92MS93YXRjaC5wcm90bxIOc2lzeXBodXMua3YudjEivwEKDFdhdGNoUmVxdWVzdBI0CgZjcmVhdGUYASABKAsyIi5zaXN5cGh1cy5rdi52MS5XYXRjaENyZWF0ZVJlcXVlc3RIABI0CgZjYW5jZWwYAiABKAsyIi5zaXN5cGh1cy5rdi52MS5XYXRjaENhbmNlbFJlcXVlc3RIABI4Cghwcm9ncmVzcxgDIAEoCzIkLnNpc3lwaHVzLmt2LnYxLldhdGNoUHJvZ3Jlc3NSZXF1ZXN0SABCCQoHcmVxdWVzdCLIAQoSV2F0Y2hDcmVhdGVSZXF1ZXN0EgsKA2tleRgBIAEoDBIRCglyYW5nZV9lbmQYAiABKAwSFgoOc3RhcnRfcmV2aXNpb24YAyABKAMSFwoPcHJvZ3Jlc3Nfbm90aWZ5GAQgASgIEiwKB2ZpbHRlcnMYBSADKA4yGy5zaXN5cGh1cy5rdi52MS5XYXRjaEZpbHRlchIPCgdwcmV2X2t2GAYgASgIEhAKCHdhdGNoX2lkGAcgASgDEhAKCGZyYWdtZW50GAggASgIIiYKEldhdGNoQ2FuY2VsUmVxdWVzdBIQCgh3YXRjaF9pZBgBIAEoAyIWChRXYXRjaFByb2dyZXNzUmVxdWVzdCLeAQoNV2F0Y2hSZXNwb25zZRIuCgZoZWFkZXIYASABKAsyHi5zaXN5cGh1cy5rdi52MS5SZXNwb25zZUhlYWRlchIQCgh3YXRjaF9pZBgCIAEoAxIPCgdjcmVhdGVkGAMgASgIEhAKCGNhbmNlbGVkGAQgASgIEhgKEGNvbXBhY3RfcmV2aXNpb24YBSABKAMSFQoNY2FuY2VsX3JlYXNvbhgGIAEoCRIQCghmcmFnbWVudBgHIAEoCBIlCgZldmVudHMYCCADKAsyFS5zaXN5cGh1cy5rdi52MS5FdmVudCpgCgtXYXRjaEZpbHRlchIcChhXQVRDSF9GSUxURVJfVU5TUEVDSUZJRUQQABIXChNXQVRDSF9GSUxURVJfTk9fUFVUEAESGgoWV0FUQ0hfRklMVEVSX05PX0RFTEVURRACMlgKDFdhdGNoU2VydmljZRJICgVXYXRjaBIcLnNpc3lwaHVzLmt2LnYxLldhdGNoUmVxdWVzdBodLnNpc3lwaHVzLmt2LnYxLldhdGNoUmVzcG9uc2UoATABYgZwcm90bzM", [file_sisyphus_kv_v1_types]);
+  fileDesc("ChpzaXN5cGh1cy9rdi92MS93YXRjaC5wcm90bxIOc2lzeXBodXMua3YudjEivwEKDFdhdGNoUmVxdWVzdBI0CgZjcmVhdGUYASABKAsyIi5zaXN5cGh1cy5rdi52MS5XYXRjaENyZWF0ZVJlcXVlc3RIABI0CgZjYW5jZWwYAiABKAsyIi5zaXN5cGh1cy5rdi52MS5XYXRjaENhbmNlbFJlcXVlc3RIABI4Cghwcm9ncmVzcxgDIAEoCzIkLnNpc3lwaHVzLmt2LnYxLldhdGNoUHJvZ3Jlc3NSZXF1ZXN0SABCCQoHcmVxdWVzdCLIAQoSV2F0Y2hDcmVhdGVSZXF1ZXN0EgsKA2tleRgBIAEoDBIRCglyYW5nZV9lbmQYAiABKAwSFgoOc3RhcnRfcmV2aXNpb24YAyABKAMSFwoPcHJvZ3Jlc3Nfbm90aWZ5GAQgASgIEiwKB2ZpbHRlcnMYBSADKA4yGy5zaXN5cGh1cy5rdi52MS5XYXRjaEZpbHRlchIPCgdwcmV2X2t2GAYgASgIEhAKCHdhdGNoX2lkGAcgASgDEhAKCGZyYWdtZW50GAggASgIIiYKEldhdGNoQ2FuY2VsUmVxdWVzdBIQCgh3YXRjaF9pZBgBIAEoAyIWChRXYXRjaFByb2dyZXNzUmVxdWVzdCLeAQoNV2F0Y2hSZXNwb25zZRIuCgZoZWFkZXIYASABKAsyHi5zaXN5cGh1cy5rdi52MS5SZXNwb25zZUhlYWRlchIQCgh3YXRjaF9pZBgCIAEoAxIPCgdjcmVhdGVkGAMgASgIEhAKCGNhbmNlbGVkGAQgASgIEhgKEGNvbXBhY3RfcmV2aXNpb24YBSABKAMSFQoNY2FuY2VsX3JlYXNvbhgGIAEoCRIQCghmcmFnbWVudBgHIAEoCBIlCgZldmVudHMYCCADKAsyFS5zaXN5cGh1cy5rdi52MS5FdmVudCJGChBTdWJzY3JpYmVSZXF1ZXN0EjIKBmNyZWF0ZRgBIAEoCzIiLnNpc3lwaHVzLmt2LnYxLldhdGNoQ3JlYXRlUmVxdWVzdCJEChFTdWJzY3JpYmVSZXNwb25zZRIvCghyZXNwb25zZRgBIAEoCzIdLnNpc3lwaHVzLmt2LnYxLldhdGNoUmVzcG9uc2UqYAoLV2F0Y2hGaWx0ZXISHAoYV0FUQ0hfRklMVEVSX1VOU1BFQ0lGSUVEEAASFwoTV0FUQ0hfRklMVEVSX05PX1BVVBABEhoKFldBVENIX0ZJTFRFUl9OT19ERUxFVEUQAjKsAQoMV2F0Y2hTZXJ2aWNlEkgKBVdhdGNoEhwuc2lzeXBodXMua3YudjEuV2F0Y2hSZXF1ZXN0Gh0uc2lzeXBodXMua3YudjEuV2F0Y2hSZXNwb25zZSgBMAESUgoJU3Vic2NyaWJlEiAuc2lzeXBodXMua3YudjEuU3Vic2NyaWJlUmVxdWVzdBohLnNpc3lwaHVzLmt2LnYxLlN1YnNjcmliZVJlc3BvbnNlMAFiBnByb3RvMw", [file_sisyphus_kv_v1_types]);
 
 /**
  * WatchRequest is one message a client sends on a Watch stream.
@@ -257,6 +257,48 @@ export const WatchResponseSchema: GenMessage<WatchResponse> = /*@__PURE__*/
   messageDesc(file_sisyphus_kv_v1_watch, 4);
 
 /**
+ * SubscribeRequest opens one watcher on a Subscribe server stream.
+ *
+ * @generated from message sisyphus.kv.v1.SubscribeRequest
+ */
+export type SubscribeRequest = Message<"sisyphus.kv.v1.SubscribeRequest"> & {
+  /**
+   * The watcher to create, with the semantics of a create request on Watch.
+   *
+   * @generated from field: sisyphus.kv.v1.WatchCreateRequest create = 1;
+   */
+  create?: WatchCreateRequest | undefined;
+};
+
+/**
+ * Describes the message sisyphus.kv.v1.SubscribeRequest.
+ * Use `create(SubscribeRequestSchema)` to create a new message.
+ */
+export const SubscribeRequestSchema: GenMessage<SubscribeRequest> = /*@__PURE__*/
+  messageDesc(file_sisyphus_kv_v1_watch, 5);
+
+/**
+ * SubscribeResponse is one message of a Subscribe server stream.
+ *
+ * @generated from message sisyphus.kv.v1.SubscribeResponse
+ */
+export type SubscribeResponse = Message<"sisyphus.kv.v1.SubscribeResponse"> & {
+  /**
+   * The same response the watcher would get on a Watch stream (watch_id is 0).
+   *
+   * @generated from field: sisyphus.kv.v1.WatchResponse response = 1;
+   */
+  response?: WatchResponse | undefined;
+};
+
+/**
+ * Describes the message sisyphus.kv.v1.SubscribeResponse.
+ * Use `create(SubscribeResponseSchema)` to create a new message.
+ */
+export const SubscribeResponseSchema: GenMessage<SubscribeResponse> = /*@__PURE__*/
+  messageDesc(file_sisyphus_kv_v1_watch, 6);
+
+/**
  * WatchFilter drops one kind of event from a watcher before the server sends it.
  *
  * @generated from enum sisyphus.kv.v1.WatchFilter
@@ -317,6 +359,20 @@ export const WatchService: GenService<{
     methodKind: "bidi_streaming";
     input: typeof WatchRequestSchema;
     output: typeof WatchResponseSchema;
+  },
+  /**
+   * Subscribe is one watcher on a server stream, for clients that cannot send on a stream once
+   * it is open (browsers over Connect-Web or gRPC-Web, curl): the request is the create request,
+   * the first response confirms the creation (or carries the cancellation), then events and
+   * progress notifications follow exactly as on Watch. The client cancels by closing the call.
+   * create.watch_id is ignored; responses carry watch_id 0.
+   *
+   * @generated from rpc sisyphus.kv.v1.WatchService.Subscribe
+   */
+  subscribe: {
+    methodKind: "server_streaming";
+    input: typeof SubscribeRequestSchema;
+    output: typeof SubscribeResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_sisyphus_kv_v1_watch, 0);

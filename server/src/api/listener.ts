@@ -1,0 +1,104 @@
+/**
+ * One TCP port serving HTTP/2 cleartext (prior knowledge: h2c as gRPC clients speak it) and
+ * HTTP/1.1 (curl, browsers, Connect and gRPC-Web over HTTP/1.1). Node's http2 server accepts
+ * only HTTP/2 on a cleartext socket, so each new connection's first bytes are inspected: the
+ * HTTP/2 connection preface goes to the http2 server, anything else to the http/1.1 server.
+ *
+ * Shutdown (close): stop accepting, send GOAWAY to every HTTP/2 session and close idle HTTP/1.1
+ * connections, let calls in progress finish until the drain deadline, then destroy what is left.
+ */
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
+
+/** The request handler both servers call (connect-node's adapter). */
+type RequestHandler = ReturnType<typeof connectNodeAdapter>;
+
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
+/** A client that sends nothing for this long after connecting is dropped. */
+const FIRST_BYTES_TIMEOUT_MS = 10_000;
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  handler: RequestHandler;
+  /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
+  maxConcurrentStreams: number;
+}
+
+export class DualProtocolListener {
+  private readonly tcp: net.Server;
+  private readonly h2: http2.Http2Server;
+  private readonly h1: http.Server;
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private readonly sockets = new Set<net.Socket>();
+
+  private constructor(options: ListenerOptions) {
+    this.h2 = http2.createServer({ settings: { maxConcurrentStreams: options.maxConcurrentStreams } }, options.handler);
+    this.h1 = http.createServer(options.handler);
+    this.h1.keepAliveTimeout = 60_000;
+    this.h2.on("session", (session: http2.ServerHttp2Session) => {
+      this.sessions.add(session);
+      session.on("close", () => this.sessions.delete(session));
+    });
+    this.tcp = net.createServer((socket) => this.route(socket));
+  }
+
+  static async listen(options: ListenerOptions): Promise<DualProtocolListener> {
+    const listener = new DualProtocolListener(options);
+    await new Promise<void>((resolve, reject) => {
+      listener.tcp.once("error", reject);
+      listener.tcp.listen(options.port, options.host, () => {
+        listener.tcp.off("error", reject);
+        resolve();
+      });
+    });
+    return listener;
+  }
+
+  /** The bound address (the real port when 0 was asked for). */
+  address(): { host: string; port: number } {
+    const addr = this.tcp.address() as net.AddressInfo;
+    return { host: addr.address, port: addr.port };
+  }
+
+  private route(socket: net.Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.setNoDelay(true);
+    socket.setTimeout(FIRST_BYTES_TIMEOUT_MS, () => socket.destroy());
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      head = Buffer.concat([head, chunk]);
+      const n = Math.min(head.length, HTTP2_PREFACE.length);
+      const isHttp2 = head.subarray(0, n).equals(HTTP2_PREFACE.subarray(0, n));
+      if (isHttp2 && head.length < HTTP2_PREFACE.length) return;
+      socket.off("data", onData);
+      socket.setTimeout(0);
+      // Both servers take bytes already read from the socket's buffer: http2 reads them into its
+      // session when it adopts the socket, http/1.1 gets them with its first 'data' event.
+      socket.pause();
+      socket.unshift(head);
+      (isHttp2 ? this.h2 : this.h1).emit("connection", socket);
+      if (!isHttp2) socket.resume();
+    };
+    socket.on("data", onData);
+    socket.on("error", () => socket.destroy());
+  }
+
+  /** Stops accepting; drains until `drainMs` have passed or nothing is left; then destroys the rest. */
+  async close(drainMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    for (const session of this.sessions) session.close();
+    this.h1.closeIdleConnections();
+    const deadline = Date.now() + drainMs;
+    while (this.sockets.size > 0 && Date.now() < deadline) {
+      this.h1.closeIdleConnections();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
+  }
+}

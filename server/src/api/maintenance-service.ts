@@ -1,0 +1,93 @@
+/**
+ * MaintenanceService: this member's status, and Snapshot, which streams a storage checkpoint
+ * packed as one file (snapshot-archive.ts) in chunks of at most 1 MiB, the last carrying the
+ * SHA-256 of the whole file. The checkpoint is taken under <data-dir>/snapshots and removed
+ * once sent (also when the client goes away).
+ */
+import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { MaintenanceService } from "../../../gen/sisyphus/kv/v1/maintenance_pb.js";
+import { KvStateMachine } from "../kv/index.js";
+import { Engine } from "../storage/index.js";
+import { type MemberContext, responseHeader } from "./member.js";
+import { packDirectory } from "./snapshot-archive.js";
+import { toConnectError } from "./status.js";
+
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+/** Snapshots one member streams at once; more are refused with RESOURCE_EXHAUSTED. */
+const MAX_CONCURRENT_SNAPSHOTS = 2;
+
+export function registerMaintenanceService(router: ConnectRouter, member: MemberContext, snapshotDir: string): void {
+  let snapshotsInProgress = 0;
+  let snapshotSerial = 0;
+  router.service(MaintenanceService, {
+    async status() {
+      const stats = member.store.stats();
+      return {
+        header: responseHeader(member, stats.revision),
+        version: member.version,
+        dbSizeBytes: BigInt(await directoryBytes(member.engineDir)),
+        leader: member.proposer.leaderId(),
+        raftCommittedIndex: BigInt(stats.appliedIndex),
+        raftAppliedIndex: BigInt(stats.appliedIndex),
+        raftLogSizeBytes: 0n,
+        isLearner: false,
+        compactRevision: BigInt(stats.compactRevision),
+        errors: [],
+      };
+    },
+    async *snapshot(_req, ctx) {
+      if (snapshotsInProgress >= MAX_CONCURRENT_SNAPSHOTS) {
+        throw new ConnectError(`${MAX_CONCURRENT_SNAPSHOTS} snapshots are already being sent by this member; try again later`, Code.ResourceExhausted);
+      }
+      snapshotsInProgress++;
+      const dir = path.join(snapshotDir, `snapshot-${process.pid}-${Date.now()}-${snapshotSerial++}`);
+      try {
+        await fs.mkdir(snapshotDir, { recursive: true });
+        await member.engine.checkpoint(dir).catch(rethrow);
+        const revision = await checkpointRevision(dir);
+        const { totalBytes, chunks } = await packDirectory(dir, SNAPSHOT_CHUNK_BYTES);
+        const hash = createHash("sha256");
+        let remaining = totalBytes;
+        for await (const chunk of chunks) {
+          if (ctx.signal.aborted) return;
+          hash.update(chunk);
+          remaining -= chunk.length;
+          yield {
+            header: responseHeader(member, revision),
+            remainingBytes: BigInt(remaining),
+            blob: chunk,
+            sha256: remaining === 0 ? hash.digest() : new Uint8Array(0),
+          };
+        }
+      } finally {
+        snapshotsInProgress--;
+        await fs.rm(dir, { recursive: true, force: true });
+      }
+    },
+  });
+}
+
+function rethrow(err: unknown): never {
+  throw toConnectError(err);
+}
+
+/** The revision a checkpoint holds, read by opening it as an engine (which the archive then includes as is). */
+async function checkpointRevision(dir: string): Promise<number> {
+  const engine = await Engine.open(dir, { backgroundWorker: false });
+  try {
+    return KvStateMachine.readState(engine).revision;
+  } finally {
+    await engine.close();
+  }
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile()) total += (await fs.stat(path.join(dir, entry.name))).size;
+  }
+  return total;
+}

@@ -1,0 +1,148 @@
+/**
+ * The member's configuration from flags, SISYPHUS_* environment variables and defaults (in that
+ * order of precedence), in etcd's style: `--data-dir ./data` or `SISYPHUS_DATA_DIR=./data`.
+ * Every flag is listed once in FLAGS, which also produces `--help`.
+ */
+import { parseArgs } from "node:util";
+
+export interface MemberConfig {
+  name: string;
+  dataDir: string;
+  listenClientUrl: URL;
+  /** Empty: the URL actually listened on. */
+  advertiseClientUrls: string[];
+  logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+  maxRequestBytes: number;
+  maxTxnOps: number;
+  pipelineMaxInFlight: number;
+  maxConcurrentStreams: number;
+  maxTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  blockCacheBytes: number;
+  watchProgressNotifyIntervalMs: number;
+  leaseCheckIntervalMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+interface FlagSpec {
+  name: string;
+  help: string;
+  default: string;
+  parse: (value: string, flag: string) => unknown;
+  key: keyof MemberConfig;
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+const FLAGS: FlagSpec[] = [
+  { name: "name", key: "name", default: "default", help: "Human-readable name of this member.", parse: nonEmpty },
+  { name: "data-dir", key: "dataDir", default: "./data", help: "Directory of the member's data (storage engine, identity, snapshots).", parse: nonEmpty },
+  {
+    name: "listen-client-url",
+    key: "listenClientUrl",
+    default: "http://127.0.0.1:7379",
+    help: "URL to serve clients on: Connect, gRPC and gRPC-Web over h2c and HTTP/1.1, plus /healthz, /readyz, /metrics.",
+    parse: httpUrl,
+  },
+  {
+    name: "advertise-client-urls",
+    key: "advertiseClientUrls",
+    default: "",
+    help: "Comma-separated client URLs to advertise to the cluster (default: the URL actually listened on).",
+    parse: (v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
+  },
+  { name: "log-level", key: "logLevel", default: "info", help: `Log level: ${LOG_LEVELS.join(", ")}.`, parse: oneOf(LOG_LEVELS) },
+  { name: "max-request-bytes", key: "maxRequestBytes", default: String(1.5 * 1024 * 1024), help: "Largest request accepted (bytes); larger ones fail with RESOURCE_EXHAUSTED.", parse: positiveInt },
+  { name: "max-txn-ops", key: "maxTxnOps", default: "128", help: "Most operations in one transaction branch (and compares per transaction).", parse: positiveInt },
+  { name: "pipeline-max-in-flight", key: "pipelineMaxInFlight", default: "1024", help: "Most calls in flight on one KV Pipeline stream.", parse: positiveInt },
+  { name: "max-concurrent-streams", key: "maxConcurrentStreams", default: "1000", help: "HTTP/2 streams one client connection may open at once.", parse: positiveInt },
+  { name: "max-timeout-ms", key: "maxTimeoutMs", default: "300000", help: "Longest deadline a client may set (ms); longer ones fail with INVALID_ARGUMENT.", parse: positiveInt },
+  { name: "shutdown-timeout-ms", key: "shutdownTimeoutMs", default: "10000", help: "Time SIGTERM/SIGINT gives calls in progress to finish (ms).", parse: positiveInt },
+  { name: "block-cache-bytes", key: "blockCacheBytes", default: String(64 * 1024 * 1024), help: "Storage engine block cache (bytes).", parse: positiveInt },
+  {
+    name: "watch-progress-notify-interval-ms",
+    key: "watchProgressNotifyIntervalMs",
+    default: String(10 * 60 * 1000),
+    help: "Quiet time after which a watcher created with progress_notify gets a progress response (ms).",
+    parse: positiveInt,
+  },
+  { name: "lease-check-interval-ms", key: "leaseCheckIntervalMs", default: "250", help: "How often expired leases are looked for (ms).", parse: positiveInt },
+];
+
+/** The environment variable of a flag: --data-dir -> SISYPHUS_DATA_DIR. */
+export function envName(flag: string): string {
+  return `SISYPHUS_${flag.toUpperCase().replace(/-/g, "_")}`;
+}
+
+export type ParsedCommandLine = { kind: "help"; text: string } | { kind: "version" } | { kind: "run"; config: MemberConfig };
+
+export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): ParsedCommandLine {
+  const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" }, version: { type: "boolean" } };
+  for (const f of FLAGS) options[f.name] = { type: "string" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true }));
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message}; see --help`);
+  }
+  if (values.help === true) return { kind: "help", text: helpText() };
+  if (values.version === true) return { kind: "version" };
+  const config: Record<string, unknown> = {};
+  for (const f of FLAGS) {
+    const fromFlag = values[f.name];
+    const fromEnv = env[envName(f.name)];
+    const raw = typeof fromFlag === "string" ? fromFlag : fromEnv !== undefined ? fromEnv : f.default;
+    const source = typeof fromFlag === "string" ? `--${f.name}` : fromEnv !== undefined ? envName(f.name) : `--${f.name} (default)`;
+    config[f.key] = f.parse(raw, source);
+  }
+  return { kind: "run", config: config as unknown as MemberConfig };
+}
+
+export function helpText(): string {
+  const lines = [
+    "Usage: sisyphus [flags]",
+    "",
+    "Runs one SisyphusDB member. Every flag can also be set with its SISYPHUS_* environment",
+    "variable (shown below); a flag wins over the environment.",
+    "",
+  ];
+  for (const f of FLAGS) {
+    lines.push(`  --${f.name} <value>    [${envName(f.name)}]`);
+    lines.push(`      ${f.help}${f.default === "" ? "" : ` Default: ${f.default}`}`);
+  }
+  lines.push("  --help, -h", "      Print this help.", "  --version", "      Print the version.", "");
+  return lines.join("\n");
+}
+
+function nonEmpty(value: string, flag: string): string {
+  if (value.length === 0) throw new ConfigError(`${flag}: must not be empty`);
+  return value;
+}
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n <= 0) throw new ConfigError(`${flag}: must be a positive integer, got "${value}"`);
+  return n;
+}
+
+function oneOf(allowed: string[]): (value: string, flag: string) => string {
+  return (value, flag) => {
+    if (!allowed.includes(value)) throw new ConfigError(`${flag}: must be one of ${allowed.join(", ")}, got "${value}"`);
+    return value;
+  };
+}
+
+function httpUrl(value: string, flag: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${flag}: not a URL: "${value}"`);
+  }
+  if (url.protocol !== "http:") throw new ConfigError(`${flag}: only http:// URLs are served (TLS is not implemented yet), got "${value}"`);
+  if (url.pathname !== "/" || url.search !== "") throw new ConfigError(`${flag}: must have no path or query, got "${value}"`);
+  return url;
+}
