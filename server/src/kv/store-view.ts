@@ -90,7 +90,23 @@ export class EngineView implements StoreView {
   }
 
   scan(interval: KeyInterval, revision: number): AsyncIterable<LiveEntry> {
+    if (interval.single) return this.scanSingle(interval.start, revision);
     return revision >= this.revision ? this.scanCurrent(interval) : this.scanPast(interval, revision);
+  }
+
+  /**
+   * One key: point lookups instead of an iterator. An iterator over the "c" record of a hot key
+   * would step over every engine-internal version of it still in the memtable (one per put
+   * since the last flush) before it could finish; a point lookup stops at the newest.
+   */
+  private async *scanSingle(key: Uint8Array, revision: number): AsyncIterable<LiveEntry> {
+    if (revision >= this.revision) {
+      const meta = this.current(key);
+      if (meta !== undefined) yield { ...meta, key };
+      return;
+    }
+    const entry = await this.versionAt(key, revision);
+    if (entry !== undefined) yield entry;
   }
 
   private async *scanCurrent(interval: KeyInterval): AsyncIterable<LiveEntry> {
