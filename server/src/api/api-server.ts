@@ -1,7 +1,8 @@
 /**
  * The client-facing server of one member: every public service (KV incl. Pipeline, Watch,
  * Lease, Cluster, Maintenance), gRPC reflection and health, over Connect, gRPC and gRPC-Web on
- * one port (HTTP/2 cleartext and HTTP/1.1), plus plain HTTP endpoints:
+ * one port (HTTP/2 cleartext and HTTP/1.1), plus plain HTTP endpoints (the hot KV unary methods
+ * over plain gRPC take a lean path beside connect-node: grpc-unary-fast-path.ts):
  *   GET /healthz  200 while the process serves (liveness)
  *   GET /readyz   200 while the member can serve requests (readiness), else 503
  *   GET /metrics  Prometheus text format
@@ -30,7 +31,9 @@ import { registerLeaseService } from "./lease-service.js";
 import { DualProtocolListener } from "./listener.js";
 import { registerMaintenanceService } from "./maintenance-service.js";
 import type { MemberContext } from "./member.js";
-import { observeInterceptor } from "./observe-interceptor.js";
+import { CallObserver, observeInterceptor } from "./observe-interceptor.js";
+import { GrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
+import { KvOperations } from "./kv-operations.js";
 import { registerReflection } from "./reflection.js";
 import { codeName } from "./status.js";
 import { registerWatchService, type WatchServiceOptions } from "./watch-service.js";
@@ -92,14 +95,22 @@ export class ApiServer {
       registerHealth(router, this.health);
       registerReflection(router, REFLECTED_FILES);
     };
-    const handler = connectNodeAdapter({
+    const observer = new CallObserver(metrics, logger);
+    const connectHandler = connectNodeAdapter({
       routes,
-      interceptors: [observeInterceptor(metrics, logger)],
+      interceptors: [observeInterceptor(observer)],
       readMaxBytes: this.options.maxRequestBytes,
       maxTimeoutMs: this.options.maxTimeoutMs,
       shutdownSignal: this.streamShutdown.signal,
       fallback: (req, res) => this.serveHttp(req, res),
     });
+    const fastPath = new GrpcUnaryFastPath(new KvOperations(member), observer, {
+      maxRequestBytes: this.options.maxRequestBytes,
+      maxTimeoutMs: this.options.maxTimeoutMs,
+    });
+    const handler: typeof connectHandler = (req, res) => {
+      if (!fastPath.handle(req, res)) connectHandler(req, res);
+    };
     this.listener = await DualProtocolListener.listen({
       host: this.options.host,
       port: this.options.port,
