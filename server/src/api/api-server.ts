@@ -2,7 +2,7 @@
  * The client-facing server of one member: every public service (KV incl. Pipeline, Watch,
  * Lease, Cluster, Maintenance), gRPC reflection and health, over Connect, gRPC and gRPC-Web on
  * one port (HTTP/2 cleartext and HTTP/1.1), plus plain HTTP endpoints (the hot KV unary methods
- * over plain gRPC take a lean path beside connect-node: grpc-unary-fast-path.ts):
+ * over plain gRPC and Connect take a lean path beside connect-node: *-unary-fast-path.ts):
  *   GET /healthz  200 while the process serves (liveness)
  *   GET /readyz   200 while the member can serve requests (readiness), else 503
  *   GET /metrics  Prometheus text format
@@ -32,6 +32,8 @@ import { DualProtocolListener } from "./listener.js";
 import { registerMaintenanceService } from "./maintenance-service.js";
 import type { MemberContext } from "./member.js";
 import { CallObserver, observeInterceptor } from "./observe-interceptor.js";
+import { ConnectUnaryFastPath } from "./connect-unary-fast-path.js";
+import { kvFastMethods } from "./fast-path-methods.js";
 import { GrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
 import { KvOperations } from "./kv-operations.js";
 import { registerReflection } from "./reflection.js";
@@ -104,12 +106,12 @@ export class ApiServer {
       shutdownSignal: this.streamShutdown.signal,
       fallback: (req, res) => this.serveHttp(req, res),
     });
-    const fastPath = new GrpcUnaryFastPath(new KvOperations(member), observer, {
-      maxRequestBytes: this.options.maxRequestBytes,
-      maxTimeoutMs: this.options.maxTimeoutMs,
-    });
+    const fastMethods = kvFastMethods(new KvOperations(member));
+    const limits = { maxRequestBytes: this.options.maxRequestBytes, maxTimeoutMs: this.options.maxTimeoutMs };
+    const grpcFastPath = new GrpcUnaryFastPath(fastMethods, observer, limits);
+    const connectFastPath = new ConnectUnaryFastPath(fastMethods, observer, limits);
     const handler: typeof connectHandler = (req, res) => {
-      if (!fastPath.handle(req, res)) connectHandler(req, res);
+      if (!grpcFastPath.handle(req, res) && !connectFastPath.handle(req, res)) connectHandler(req, res);
     };
     this.listener = await DualProtocolListener.listen({
       host: this.options.host,
