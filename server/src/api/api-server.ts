@@ -1,8 +1,8 @@
 /**
  * The client-facing server of one member: every public service (KV incl. Pipeline, Watch,
  * Lease, Cluster, Maintenance), gRPC reflection and health, over Connect, gRPC and gRPC-Web on
- * one port (HTTP/2 cleartext and HTTP/1.1), plus plain HTTP endpoints (the hot KV unary methods
- * over plain gRPC and Connect take a lean path beside connect-node: *-unary-fast-path.ts):
+ * one port (HTTP/2 cleartext and HTTP/1.1), plus plain HTTP endpoints (plain unary calls take a lean
+ * path beside connect-node: unary-fast-path.ts):
  *   GET /healthz  200 while the process serves (liveness)
  *   GET /readyz   200 while the member can serve requests (readiness), else 503
  *   GET /metrics  Prometheus text format
@@ -32,10 +32,9 @@ import { DualProtocolListener } from "./listener.js";
 import { registerMaintenanceService } from "./maintenance-service.js";
 import type { MemberContext } from "./member.js";
 import { CallObserver, observeInterceptor } from "./observe-interceptor.js";
-import { ConnectUnaryFastPath } from "./connect-unary-fast-path.js";
-import { kvFastMethods } from "./fast-path-methods.js";
-import { GrpcUnaryFastPath } from "./grpc-unary-fast-path.js";
-import { KvOperations } from "./kv-operations.js";
+import { decodeErrorInterceptor } from "./decode-error-interceptor.js";
+import { UnaryFastPath } from "./unary-fast-path.js";
+import { UnaryMethodTable } from "./unary-method-table.js";
 import { registerReflection } from "./reflection.js";
 import { codeName } from "./status.js";
 import { registerWatchService, type WatchServiceOptions } from "./watch-service.js";
@@ -84,34 +83,35 @@ export class ApiServer {
 
   async listen(): Promise<{ host: string; port: number }> {
     const { member, metrics, logger } = this.options;
+    const unaryMethods = new UnaryMethodTable();
     const routes = (router: ConnectRouter): void => {
-      registerKvService(router, member, (op, code, seconds, err) => {
+      const registrar = unaryMethods.registrar(router);
+      registerKvService(registrar, member, (op, code, seconds, err) => {
         metrics.pipelineCalls.inc({ op, code: codeName(code) });
         metrics.pipelineSeconds.observe({ op }, seconds);
         if (err !== undefined) logger.warn({ method: `Pipeline/${op}`, code: codeName(code) }, err.rawMessage);
       }, this.pipelines);
-      registerWatchService(router, member, this.options.watch);
-      registerLeaseService(router, member);
-      registerClusterService(router, member);
-      registerMaintenanceService(router, member, this.options.snapshotDir);
-      registerHealth(router, this.health);
+      registerWatchService(registrar, member, this.options.watch);
+      registerLeaseService(registrar, member);
+      registerClusterService(registrar, member);
+      registerMaintenanceService(registrar, member, this.options.snapshotDir);
+      registerHealth(registrar, this.health);
       registerReflection(router, REFLECTED_FILES);
     };
     const observer = new CallObserver(metrics, logger);
     const connectHandler = connectNodeAdapter({
       routes,
-      interceptors: [observeInterceptor(observer)],
+      // Outermost first: the observer records the code the client gets, after remapping.
+      interceptors: [observeInterceptor(observer), decodeErrorInterceptor()],
       readMaxBytes: this.options.maxRequestBytes,
       maxTimeoutMs: this.options.maxTimeoutMs,
       shutdownSignal: this.streamShutdown.signal,
       fallback: (req, res) => this.serveHttp(req, res),
     });
-    const fastMethods = kvFastMethods(new KvOperations(member));
     const limits = { maxRequestBytes: this.options.maxRequestBytes, maxTimeoutMs: this.options.maxTimeoutMs };
-    const grpcFastPath = new GrpcUnaryFastPath(fastMethods, observer, limits);
-    const connectFastPath = new ConnectUnaryFastPath(fastMethods, observer, limits);
+    const fastPath = new UnaryFastPath(unaryMethods, observer, limits, this.streamShutdown.signal);
     const handler: typeof connectHandler = (req, res) => {
-      if (!grpcFastPath.handle(req, res) && !connectFastPath.handle(req, res)) connectHandler(req, res);
+      if (!fastPath.handle(req, res)) connectHandler(req, res);
     };
     this.listener = await DualProtocolListener.listen({
       host: this.options.host,

@@ -2,11 +2,12 @@
  * ClusterService for a member without Raft: it is the whole cluster. Membership changes need
  * Raft (issue 5) and are refused with FAILED_PRECONDITION naming why.
  */
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ClusterService } from "../../../gen/sisyphus/kv/v1/cluster_pb.js";
 import { type MemberContext, responseHeader } from "./member.js";
+import type { ServiceRegistrar } from "./unary-method-table.js";
 
-export function registerClusterService(router: ConnectRouter, member: MemberContext): void {
+export function registerClusterService(router: ServiceRegistrar, member: MemberContext): void {
   const self = () => ({
     id: member.identity.memberId,
     name: member.identity.name,

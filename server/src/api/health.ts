@@ -12,13 +12,13 @@
 // change only needs the latest), so a slow or stalled watcher costs constant memory.
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ConnectRouter } from "@connectrpc/connect";
 import {
   Health,
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "../../../gen/grpc/health/v1/health_pb.js";
 import type { HealthCheckResponse } from "../../../gen/grpc/health/v1/health_pb.js";
+import type { ServiceRegistrar } from "./unary-method-table.js";
 
 export { ServingStatus };
 
@@ -176,7 +176,7 @@ function checkResponse(status: ServingStatus): HealthCheckResponse {
 }
 
 /** Serves grpc.health.v1.Health (Check, List, Watch) from health. */
-export function registerHealth(router: ConnectRouter, health: HealthStatus): void {
+export function registerHealth(router: ServiceRegistrar, health: HealthStatus): void {
   router.service(Health, {
     check(request) {
       const status = health.get(request.service);

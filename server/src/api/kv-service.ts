@@ -8,12 +8,13 @@
  * answered RESOURCE_EXHAUSTED) instead of growing the server's memory.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { KVService, type PipelineRequest, type PipelineResponseSchema } from "../../../gen/sisyphus/kv/v1/kv_pb.js";
 import { KvOperations, missingOperation } from "./kv-operations.js";
 import type { MemberContext } from "./member.js";
-import { toConnectError } from "./status.js";
+import { NOT_APPLIED_METADATA_KEY, toConnectError } from "./status.js";
 import { WakeableQueue } from "./wakeable-queue.js";
+import type { ServiceRegistrar } from "./unary-method-table.js";
 
 type PipelineResponseInit = MessageInitShape<typeof PipelineResponseSchema>;
 
@@ -28,7 +29,7 @@ export class PipelineStreams {
   open = 0;
 }
 
-export function registerKvService(router: ConnectRouter, member: MemberContext, observe: PipelineCallObserver, streams: PipelineStreams): void {
+export function registerKvService(router: ServiceRegistrar, member: MemberContext, observe: PipelineCallObserver, streams: PipelineStreams): void {
   const ops = new KvOperations(member);
   router.service(KVService, {
     range: (req) => ops.range(req).catch(rethrow),
@@ -121,8 +122,8 @@ async function* pipeline(
 }
 
 /** The error for a call that arrives while the member shuts down: certainly not applied, so retryable. */
-function notAppliedShutdown(): { code: Code; message: string } {
-  return { code: Code.Unavailable, message: "the member is shutting down; the call was not applied" };
+function notAppliedShutdown(): { code: Code; message: string; notApplied: boolean } {
+  return { code: Code.Unavailable, message: "the member is shutting down; the call was not applied", notApplied: true };
 }
 
 /** One call's response: the result, or the error the unary method would have failed with. */
@@ -136,7 +137,8 @@ async function runCall(ops: KvOperations, req: PipelineRequest, observe: Pipelin
   } catch (err) {
     const error = toConnectError(err);
     observe(op, error.code, (performance.now() - started) / 1000, error);
-    return { id: req.id, response: { case: "error", value: { code: error.code, message: error.rawMessage } } };
+    const notApplied = error.metadata.get(NOT_APPLIED_METADATA_KEY) === "1";
+    return { id: req.id, response: { case: "error", value: { code: error.code, message: error.rawMessage, notApplied } } };
   }
 }
 

@@ -3,15 +3,16 @@
  * keys in one revision); KeepAlive, KeepAliveOnce, TimeToLive and Leases act on this member's
  * lease clock (the leader's, once there is Raft). Semantics in lease.proto.
  */
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { LeaseService, type KeepAliveRequest } from "../../../gen/sisyphus/kv/v1/lease_pb.js";
 import { InvalidArgumentError } from "../kv/index.js";
 import { int64ToNumber } from "./convert.js";
 import { KvOperations } from "./kv-operations.js";
 import { type MemberContext, responseHeader } from "./member.js";
 import { toConnectError } from "./status.js";
+import type { ServiceRegistrar } from "./unary-method-table.js";
 
-export function registerLeaseService(router: ConnectRouter, member: MemberContext): void {
+export function registerLeaseService(router: ServiceRegistrar, member: MemberContext): void {
   const ops = new KvOperations(member);
   const { store } = member;
   // Answers KeepAlive and KeepAliveOnce alike (their responses have the same fields).

@@ -7,19 +7,20 @@
 import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { MaintenanceService } from "../../../gen/sisyphus/kv/v1/maintenance_pb.js";
 import { KvStateMachine } from "../kv/index.js";
 import { Engine } from "../storage/index.js";
 import { type MemberContext, responseHeader } from "./member.js";
 import { packDirectory } from "./snapshot-archive.js";
 import { toConnectError } from "./status.js";
+import type { ServiceRegistrar } from "./unary-method-table.js";
 
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 /** Snapshots one member streams at once; more are refused with RESOURCE_EXHAUSTED. */
 const MAX_CONCURRENT_SNAPSHOTS = 2;
 
-export function registerMaintenanceService(router: ConnectRouter, member: MemberContext, snapshotDir: string): void {
+export function registerMaintenanceService(router: ServiceRegistrar, member: MemberContext, snapshotDir: string): void {
   let snapshotsInProgress = 0;
   let snapshotSerial = 0;
   router.service(MaintenanceService, {

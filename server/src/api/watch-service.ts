@@ -13,7 +13,7 @@
  * such revision, so no later event on the stream can have a lower one.
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ConnectRouter, type HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { EventSchema } from "../../../gen/sisyphus/kv/v1/types_pb.js";
 import {
   WatchService,
@@ -28,6 +28,7 @@ import { eventToProto, watchFromProto } from "./convert.js";
 import { type MemberContext, responseHeader } from "./member.js";
 import { toConnectError } from "./status.js";
 import { WakeableQueue } from "./wakeable-queue.js";
+import type { ServiceRegistrar } from "./unary-method-table.js";
 
 type WatchResponseInit = MessageInitShape<typeof WatchResponseSchema>;
 type EventInit = MessageInitShape<typeof EventSchema>;
@@ -52,7 +53,7 @@ const EVENT_OVERHEAD_BYTES = 48;
 /** How often a pending progress request re-checks whether every watcher has caught up. */
 const PROGRESS_RECHECK_MS = 5;
 
-export function registerWatchService(router: ConnectRouter, member: MemberContext, options: WatchServiceOptions): void {
+export function registerWatchService(router: ServiceRegistrar, member: MemberContext, options: WatchServiceOptions): void {
   router.service(WatchService, {
     watch: (requests, ctx) => new WatchStream(member, options, ctx).run(requests),
     subscribe: (req, ctx) => subscribe(member, options, req, ctx),
@@ -175,6 +176,8 @@ class WatchStream {
     } catch (err) {
       return refuse(toConnectError(err).rawMessage);
     }
+    // A start revision below compaction ends the watcher at once: one response says so.
+    if (subscription.cancellation !== undefined) return refuse(subscription.cancellation.reason, subscription.cancellation.compactRevision);
     const watcher: StreamWatcher = { id, subscription, progressNotify: req.progressNotify, fragment: req.fragment, lastSentMs: Date.now() };
     this.watchers.set(id, watcher);
     this.responses.push({ header: this.header(), watchId: id, created: true });

@@ -49,7 +49,8 @@ export class Metrics {
   readonly pipelineSeconds: Histogram<"op">;
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "sisyphus_process_" });
+    // prom-client's names already say what they are (process_cpu_seconds_total, nodejs_heap_size_used_bytes).
+    collectDefaultMetrics({ register: this.registry, prefix: "sisyphus_" });
     this.requests = new Counter({
       name: "sisyphus_rpc_requests_total",
       help: "RPC calls finished, by method and status code",

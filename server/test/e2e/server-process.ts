@@ -14,6 +14,14 @@ const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../s
 const STARTUP_TIMEOUT_MS = 20_000;
 const live = new Set<ServerProcess>();
 
+// A test process that exits without its after() hooks (an uncaught error, a runner that stops
+// early) must not leave servers behind: kill what is left, synchronously, on the way out.
+process.once("exit", () => {
+  for (const server of live) {
+    if (server.child.exitCode === null && server.child.signalCode === null) server.child.kill("SIGKILL");
+  }
+});
+
 export interface ServerOptions {
   dataDir?: string;
   /** Extra flags, e.g. ["--max-request-bytes", "1024"]. */
