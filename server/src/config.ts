@@ -21,6 +21,7 @@ export interface MemberConfig {
   blockCacheBytes: number;
   watchProgressNotifyIntervalMs: number;
   leaseCheckIntervalMs: number;
+  corsAllowedOrigins: string[];
 }
 
 export class ConfigError extends Error {
@@ -68,6 +69,13 @@ const FLAGS: FlagSpec[] = [
     default: String(10 * 60 * 1000),
     help: "Quiet time after which a watcher created with progress_notify gets a progress response (ms).",
     parse: positiveInt,
+  },
+  {
+    name: "cors-allowed-origins",
+    key: "corsAllowedOrigins",
+    default: "",
+    help: 'Comma-separated origins browsers may call the API from (e.g. "https://app.example.com"), or "*" for any; empty: none (same-origin only).',
+    parse: (v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
   },
   { name: "lease-check-interval-ms", key: "leaseCheckIntervalMs", default: "250", help: "How often expired leases are looked for (ms).", parse: positiveInt },
 ];

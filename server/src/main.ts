@@ -37,9 +37,21 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   const started = member;
+  // The first SIGTERM or SIGINT starts the drain. Another SIGTERM changes nothing (the drain is
+  // bounded by --shutdown-timeout-ms); another SIGINT (Ctrl-C twice) exits at once, which loses
+  // nothing acknowledged: every acknowledged write is already on disk.
+  let signalCount = 0;
   const signalled = new Promise<string>((resolve) => {
-    process.once("SIGTERM", () => resolve("SIGTERM"));
-    process.once("SIGINT", () => resolve("SIGINT"));
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signalCount++;
+      if (signalCount === 1) resolve(signal);
+      else if (signal === "SIGINT") {
+        logger.warn({ signal }, "second interrupt: exiting without finishing the drain");
+        process.exit(130);
+      } else logger.info({ signal }, "already shutting down");
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
   });
   const outcome = await Promise.race([signalled.then((signal) => ({ signal })), started.failed.then((err) => ({ err }))]);
   if ("signal" in outcome) logger.info({ signal: outcome.signal }, "shutting down");

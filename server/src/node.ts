@@ -88,6 +88,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
       maxConcurrentStreams: config.maxConcurrentStreams,
       snapshotDir: path.join(dataDir, "snapshots"),
       watch: { ...DEFAULT_WATCH_OPTIONS, progressNotifyIntervalMs: config.watchProgressNotifyIntervalMs },
+      corsAllowedOrigins: config.corsAllowedOrigins,
     });
     const address = await api.listen();
     leaseExpiry.start();

@@ -33,6 +33,7 @@ import { registerMaintenanceService } from "./maintenance-service.js";
 import type { MemberContext } from "./member.js";
 import { CallObserver, observeInterceptor } from "./observe-interceptor.js";
 import { decodeErrorInterceptor } from "./decode-error-interceptor.js";
+import { CorsPolicy } from "./cors-policy.js";
 import { UnaryFastPath } from "./unary-fast-path.js";
 import { UnaryMethodTable } from "./unary-method-table.js";
 import { registerReflection } from "./reflection.js";
@@ -69,6 +70,8 @@ export interface ApiServerOptions {
   maxConcurrentStreams: number;
   snapshotDir: string;
   watch: WatchServiceOptions;
+  /** Origins browsers may call from ("*" for any); empty: no CORS headers. */
+  corsAllowedOrigins: readonly string[];
 }
 
 export class ApiServer {
@@ -110,7 +113,9 @@ export class ApiServer {
     });
     const limits = { maxRequestBytes: this.options.maxRequestBytes, maxTimeoutMs: this.options.maxTimeoutMs };
     const fastPath = new UnaryFastPath(unaryMethods, observer, limits, this.streamShutdown.signal);
+    const cors = new CorsPolicy(this.options.corsAllowedOrigins);
     const handler: typeof connectHandler = (req, res) => {
+      if (cors.apply(req, res)) return;
       if (!fastPath.handle(req, res)) connectHandler(req, res);
     };
     this.listener = await DualProtocolListener.listen({

@@ -127,7 +127,9 @@ class WatchStream {
     try {
       while (true) {
         if (this.failure !== undefined) throw this.failure;
-        if (this.ctx.signal.aborted) return;
+        // Shutdown aborts with UNAVAILABLE, which the client must see to resume elsewhere; after
+        // a client's own cancel nobody reads the error.
+        if (this.ctx.signal.aborted) throw ConnectError.from(this.ctx.signal.reason);
         // A client that half-closes keeps receiving until its watchers end, as etcd does.
         if (!this.reading && this.watchers.size === 0 && this.responses.length === 0) return;
         const batch = await this.responses.takeAll();

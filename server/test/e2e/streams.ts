@@ -117,6 +117,18 @@ export class StreamReader<T> {
     }
   }
 
+  /** Waits for the end of the stream, skipping any messages still to come (they stay in `received`). */
+  async endedAfterAnything(timeoutMs: number): Promise<StreamEnd> {
+    const deadline = Date.now() + timeoutMs;
+    while (true) {
+      this.buffered.length = 0;
+      if (this.end !== undefined) return this.end;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${this.name}: the stream did not end within ${timeoutMs} ms`);
+      await withDeadline(this.changed(), left, `${this.name}: the end of the stream`);
+    }
+  }
+
   /** Waits for the stream to fail and returns its error; fails if it ends cleanly or a message arrives. */
   async failed(timeoutMs: number): Promise<ConnectError> {
     const end = await this.ended(timeoutMs);
