@@ -12,7 +12,11 @@
  *   --quick            2 s per cell, concurrency 1, 16, 64
  *   --seconds S        seconds per cell (default 5)
  *   --concurrency a,b  concurrency levels (default 1,16,64,256)
- *   --clients x,y      subset of: sdk-pipeline, sdk-grpc, sdk-connect, grpc-js
+ *   --clients x,y      subset of: sdk-pipeline, sdk-grpc, sdk-connect, grpc-js, h2load
+ *
+ * The h2load rows (nghttp2's C load generator, installed with apt-get if missing and possible)
+ * measure the server alone with a client that costs little: unary gRPC on one key, N
+ * connections x M streams; h2load reports no percentiles, so only mean and max latency.
  */
 import fs from "node:fs";
 import os from "node:os";
@@ -22,6 +26,7 @@ import { parseArgs } from "node:util";
 import * as hdr from "hdr-histogram-js";
 import { ServerProcess, stopAllServers } from "../test/e2e/server-process.js";
 import { type ApiDriver, grpcJsDriver, sdkDriver } from "./api-drivers.js";
+import { ensureH2load, runH2load } from "./h2load.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 const VALUE_BYTES = 256;
@@ -36,6 +41,7 @@ const CLIENTS: Record<string, (url: string) => ApiDriver> = {
   "sdk-connect": (url) => sdkDriver("SDK unary Connect (h2)", url, { protocol: "connect", pipeline: false }),
   "grpc-js": (url) => grpcJsDriver(url),
 };
+const ALL_CLIENTS = [...Object.keys(CLIENTS), "h2load"];
 
 interface CellResult {
   workload: string;
@@ -118,6 +124,48 @@ async function runCell(driver: ApiDriver, clientId: string, op: "put" | "get", c
   return result;
 }
 
+/** The h2load rows: one fresh server, puts then gets on one key, per concurrency level. */
+async function h2loadRows(levels: number[], seconds: number): Promise<CellResult[]> {
+  const binary = ensureH2load();
+  if (binary === undefined) {
+    process.stdout.write("h2load is not installed and cannot be installed here: skipping its rows\n");
+    return [];
+  }
+  const rows: CellResult[] = [];
+  const server = await ServerProcess.start();
+  try {
+    for (const op of ["put", "get"] as const) {
+      for (const c of levels) {
+        const cpuBefore = processCpuUs(server.pid);
+        const r = await runH2load(binary, server.url, op, c, seconds, VALUE_BYTES);
+        const cpuUs = processCpuUs(server.pid) - cpuBefore;
+        rows.push({
+          workload: `${op}_c${c}`,
+          system: "sisyphus",
+          client: "h2load",
+          concurrency: c,
+          ops: r.ops,
+          errors: r.errors,
+          seconds: r.seconds,
+          ops_per_sec: r.ops / r.seconds,
+          p50_us: r.meanUs,
+          p99_us: r.maxUs,
+          p999_us: r.maxUs,
+          max_us: r.maxUs,
+          server_cpu_us_per_op: r.ops > 0 ? cpuUs / r.ops : 0,
+          client_cpu_us_per_op: 0,
+        });
+        const last = rows[rows.length - 1];
+        process.stdout.write(`h2load        ${last.workload.padEnd(9)} ${Math.round(last.ops_per_sec).toString().padStart(7)} ops/s  mean ${(r.meanUs / 1000).toFixed(2)} ms  max ${(r.maxUs / 1000).toFixed(2)} ms  server ${Math.round(last.server_cpu_us_per_op)} µs/op\n`);
+      }
+    }
+  } finally {
+    await server.stop();
+    server.removeData();
+  }
+  return rows;
+}
+
 async function preload(driver: ApiDriver): Promise<void> {
   const value = Buffer.alloc(VALUE_BYTES, 0x62);
   let i = 0;
@@ -148,11 +196,15 @@ async function main(): Promise<void> {
   });
   const seconds = Number(values.seconds ?? (values.quick === true ? 2 : 5));
   const levels = (values.concurrency ?? (values.quick === true ? "1,16,64" : "1,16,64,256")).split(",").map(Number);
-  const clientIds = (values.clients ?? Object.keys(CLIENTS).join(",")).split(",");
-  for (const id of clientIds) if (CLIENTS[id] === undefined) throw new Error(`unknown client ${id}; known: ${Object.keys(CLIENTS).join(", ")}`);
+  const clientIds = (values.clients ?? ALL_CLIENTS.join(",")).split(",");
+  for (const id of clientIds) if (id !== "h2load" && CLIENTS[id] === undefined) throw new Error(`unknown client ${id}; known: ${Object.keys(CLIENTS).join(", ")}`);
 
   const results: CellResult[] = [];
   for (const id of clientIds) {
+    if (id === "h2load") {
+      results.push(...(await h2loadRows(levels, seconds)));
+      continue;
+    }
     const server = await ServerProcess.start();
     const driver = CLIENTS[id](server.url);
     try {
@@ -196,6 +248,7 @@ async function main(): Promise<void> {
       "Closed loop: N workers, each sends its next call when the last is answered. Puts are durable (acknowledged after fdatasync, group commit).",
       `Ratios divide by ${ETCD_REFERENCE_PUTS_C64} puts/s, the single-member etcd 3.4 figure for 64 clients on this machine given in issue 4 (5,200-5,700), not a same-run measurement; bench:etcd (issue 6) runs etcd side by side.`,
       "Client and server share the machine's 2 cores; client CPU per op shows when the Node client, not the server, is the limit.",
+      "h2load rows: unary gRPC on one key (h2load sends the same request body every time), connections x streams = concurrency; p50_us holds h2load's mean and p99_us/p999_us its max (it reports no percentiles); client CPU is not measured for it.",
     ],
   };
   const outDir = path.join(REPO, "docs", "benchmarks");
