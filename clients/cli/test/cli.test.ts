@@ -335,6 +335,32 @@ describe("member, endpoint, snapshot", () => {
     assert.ok(!fs.existsSync(`${file}.part`), "the .part file is renamed away");
   });
 
+  test("snapshot restore makes a data directory a new member starts on, with the saved keys", async () => {
+    succeeded(await ctl(["put", "restore/key", "kept"]));
+    const file = path.join(scratchDir, "restore.snap");
+    succeeded(await ctl(["snapshot", "save", file]));
+    const dataDir = path.join(scratchDir, "restored");
+    const out = succeeded(await runCli(["snapshot", "restore", file, "--data-dir", dataDir]));
+    assert.ok(out.startsWith(`Restored ${file} into ${dataDir} (`), out);
+    failed(await runCli(["snapshot", "restore", file, "--data-dir", dataDir]), 1, /already exists; restore into a new directory/);
+    const restored = await startServer({ dataDir });
+    try {
+      const got = succeeded(await runCli(["--endpoints", restored.url, "get", "restore/key"]));
+      assert.equal(got, "restore/key\nkept\n");
+    } finally {
+      await restored.stop();
+    }
+  });
+
+  test("snapshot restore refuses a file that is not a snapshot, leaving no directory", async () => {
+    const file = path.join(scratchDir, "not-a.snap");
+    fs.writeFileSync(file, "hello, this is not a snapshot");
+    const dataDir = path.join(scratchDir, "not-restored");
+    failed(await runCli(["snapshot", "restore", file, "--data-dir", dataDir]), 1, /is not a SisyphusDB snapshot/);
+    assert.ok(!fs.existsSync(path.join(dataDir, "kv")), "nothing is left in place");
+    failed(await runCli(["snapshot", "restore", file]), 2, /needs --data-dir/);
+  });
+
   test("snapshot save into a missing directory fails with exit 1 and leaves nothing", async () => {
     const file = path.join(scratchDir, "missing-dir", "backup.snap");
     failed(await ctl(["snapshot", "save", file]), 1, /^Error: ENOENT/);

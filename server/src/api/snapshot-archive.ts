@@ -7,7 +7,8 @@
  *   end      name_len = 0 (4 zero bytes)
  *
  * The SHA-256 of the whole stream travels on the last chunk of the RPC, not in the file.
- * Unpacking refuses names with path separators, "." or "..", so a file cannot escape the
+ * clients/cli/src/snapshot-archive.ts reads it for `snapshot restore` (a separate package, so its
+ * own strict reader). Unpacking refuses names with path separators, "." or "..", so a file cannot escape the
  * target directory.
  */
 import { createReadStream } from "node:fs";

@@ -1,4 +1,9 @@
 /**
+ * snapshot restore <file> --data-dir <dir>: makes a new data directory from a snapshot file, for
+ * `sisyphus --data-dir <dir>` to start on (offline, like etcdutl snapshot restore). The store
+ * goes to <dir>/kv; <dir> gets no member.json, so the member started on it creates new cluster
+ * and member IDs: a restored store is a new cluster, as in etcd.
+ *
  * snapshot save <file>: streams the member's snapshot into <file>.part, and renames it to
  * <file> only once the whole stream has arrived and its SHA-256 matched the server's (the SDK's
  * SnapshotStream checks it before it yields the last chunk) and the data is on disk (fsync). A
@@ -10,6 +15,10 @@ import type { Command, CommandGroup } from "../command.js";
 import { CliError } from "../errors.js";
 import { encodeJson } from "../output/json.js";
 import { SIMPLE_JSON } from "./output-formats.js";
+import { unpackSnapshot } from "../snapshot-archive.js";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { UsageError } from "../errors.js";
 
 /** Writes all of `bytes` (one write() may write less than asked for). */
 async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
@@ -72,9 +81,33 @@ SHA-256. No deadline unless --command-timeout is given.`,
   },
 };
 
+const snapshotRestoreCommand: Command = {
+  kind: "command",
+  name: "restore",
+  usage: "snapshot restore <file> --data-dir <dir>",
+  summary: "Makes a new data directory from a snapshot file (offline; no server needed)",
+  description: `Writes the store to <dir>/kv; start a member on it with \`sisyphus --data-dir <dir>\`.
+<dir> must not exist. The member gets new cluster and member IDs, as after etcd's restore.`,
+  flags: [{ name: "data-dir", kind: "value", valueName: "dir", description: "The new data directory (must not exist)" }],
+  args: { min: 1, max: 1 },
+  outputs: SIMPLE_JSON,
+  async run(ctx, args, flags) {
+    const dataDir = flags.string("data-dir");
+    if (dataDir === undefined || dataDir.length === 0) throw new UsageError("snapshot restore needs --data-dir <dir>");
+    // A new directory only: an old member.json beside the restored store would give it the old cluster's IDs.
+    if (existsSync(dataDir)) throw new CliError(`${dataDir} already exists; restore into a new directory`);
+    const { files, bytes } = unpackSnapshot(args[0], path.join(dataDir, "kv"));
+    if (ctx.options.writeOut === "json") {
+      ctx.out.line(encodeJson({ dataDir, files, size: bytes }));
+      return;
+    }
+    ctx.out.line(`Restored ${args[0]} into ${dataDir} (${files} files, ${bytes} bytes)`);
+  },
+};
+
 export const snapshotGroup: CommandGroup = {
   kind: "group",
   name: "snapshot",
-  summary: "Snapshot commands: save",
-  subcommands: [snapshotSaveCommand],
+  summary: "Snapshot commands: save, restore",
+  subcommands: [snapshotSaveCommand, snapshotRestoreCommand],
 };
