@@ -11,11 +11,14 @@ import { LeaseService } from "../../../gen/sisyphus/kv/v1/lease_pb.js";
 import { MaintenanceService } from "../../../gen/sisyphus/kv/v1/maintenance_pb.js";
 import { WatchService } from "../../../gen/sisyphus/kv/v1/watch_pb.js";
 import { PipelineSession } from "./pipeline-session.js";
+import { connectPipelineStreams, type OpenPipelineStream } from "./pipeline-stream.js";
 import { WatchMux } from "./watch-mux.js";
 
 /** A transport to one member and how to release what it holds (HTTP/2 sessions). */
 export interface EndpointConnection {
   readonly transport: Transport;
+  /** How to open Pipeline streams, when not as Connect bidi calls on `transport`. */
+  readonly openPipeline?: OpenPipelineStream;
   close(): void;
 }
 
@@ -26,6 +29,7 @@ export class Endpoint {
   readonly cluster: ServiceClient<typeof ClusterService>;
   readonly maintenance: ServiceClient<typeof MaintenanceService>;
   private pipelineSession: PipelineSession | undefined;
+  private readonly openPipeline: OpenPipelineStream;
   private watchMux: WatchMux | undefined;
 
   constructor(
@@ -38,12 +42,13 @@ export class Endpoint {
     this.lease = createServiceClient(LeaseService, transport);
     this.cluster = createServiceClient(ClusterService, transport);
     this.maintenance = createServiceClient(MaintenanceService, transport);
+    this.openPipeline = connection.openPipeline ?? connectPipelineStreams(this.kv);
   }
 
   /** The Pipeline session, a new one when there is none yet or the last one failed. */
   pipeline(): PipelineSession {
     if (this.pipelineSession === undefined || this.pipelineSession.failed) {
-      this.pipelineSession = new PipelineSession((requests, signal) => this.kv.pipeline(requests, { signal }));
+      this.pipelineSession = new PipelineSession(this.openPipeline);
     }
     return this.pipelineSession;
   }

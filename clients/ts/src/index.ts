@@ -1,14 +1,17 @@
 /**
  * The Node entry of @sisyphusdb/client: createClient on @connectrpc/connect-node. Default: gRPC
  * over HTTP/2 (h2c with prior knowledge for http:// URLs), KV calls pipelined, watches and
- * lease keep-alives on shared bidi streams. With httpVersion "1.1" (Connect or gRPC-Web only)
- * there are no bidi streams, and the client works as in a browser.
+ * lease keep-alives on shared bidi streams. Over gRPC the Pipeline stream is written directly on
+ * the HTTP/2 connection (grpc-pipeline-stream.ts), the rest goes through connect-node; a custom
+ * `transport` option carries everything, the Pipeline included. With httpVersion "1.1" (Connect
+ * or gRPC-Web only) there are no bidi streams, and the client works as in a browser.
  */
 import type { Transport } from "@connectrpc/connect";
 import { Http2SessionManager, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Client } from "./client.js";
 import type { EndpointConnection } from "./endpoint-pool.js";
 import { InvalidArgumentError } from "./errors.js";
+import { grpcPipelineStreams } from "./grpc-pipeline-stream.js";
 import type { ClientOptions, Protocol } from "./options.js";
 import { createNodeSha256 } from "./sha256-node.js";
 
@@ -26,8 +29,11 @@ function connectNode(url: string, protocol: Protocol, httpVersion: "2" | "1.1"):
   }
   const sessionManager = new Http2SessionManager(url, { pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: PING_TIMEOUT_MS });
   const options = { baseUrl: url, httpVersion: "2" as const, sessionManager, useBinaryFormat: true };
-  const transport =
-    protocol === "grpc" ? createGrpcTransport(options) : protocol === "grpc-web" ? createGrpcWebTransport(options) : createConnectTransport(options);
+  if (protocol === "grpc") {
+    // The Pipeline stream bypasses connect-node's bidi call (grpc-pipeline-stream.ts), on the same HTTP/2 connection.
+    return { transport: createGrpcTransport(options), openPipeline: grpcPipelineStreams(sessionManager, url), close: () => sessionManager.abort() };
+  }
+  const transport = protocol === "grpc-web" ? createGrpcWebTransport(options) : createConnectTransport(options);
   return { transport, close: () => sessionManager.abort() };
 }
 

@@ -14,13 +14,15 @@
  *     (they may or may not have run), the ones still queued fail with UNAVAILABLE marked
  *     not-applied (they were never sent), and the session stays failed; the endpoint opens a new
  *     one for the next call.
+ *
+ * The stream under the session comes from an OpenPipelineStream (pipeline-stream.ts): a Connect
+ * bidi call, or in Node over gRPC the leaner grpc-pipeline-stream.ts.
  */
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type {
   DeleteRangeRequest,
   DeleteRangeResponse,
-  PipelineRequestSchema,
+  PipelineRequest,
   PipelineResponse,
   PutRequest,
   PutResponse,
@@ -29,7 +31,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from "../../../gen/sisyphus/kv/v1/kv_pb.js";
-import { AsyncQueue } from "./async-queue.js";
+import type { OpenPipelineStream, PipelineStream } from "./pipeline-stream.js";
 import { isConnectionNotEstablished, NOT_APPLIED_METADATA_KEY, notSentError } from "./retry-policy.js";
 
 /** The in-flight bound used if PipelineReady carries 0 (the server's default, kv.proto). */
@@ -44,11 +46,6 @@ export interface KvCalls {
 }
 export type KvCallKind = keyof KvCalls;
 
-type PipelineRequestInit = MessageInitShape<typeof PipelineRequestSchema>;
-
-/** Opens the Pipeline stream with the given requests and returns its responses. */
-export type OpenPipeline = (requests: AsyncIterable<PipelineRequestInit>, signal: AbortSignal) => AsyncIterable<PipelineResponse>;
-
 interface PendingCall {
   readonly kind: KvCallKind;
   readonly request: KvCalls[KvCallKind]["request"];
@@ -58,7 +55,6 @@ interface PendingCall {
 }
 
 export class PipelineSession {
-  private readonly outbound = new AsyncQueue<PipelineRequestInit>();
   private readonly inFlight = new Map<bigint, PendingCall>();
   /** Calls waiting for a slot, oldest first, from index `queueHead` on (a deque without O(n) shifts). */
   private queue: PendingCall[] = [];
@@ -67,10 +63,10 @@ export class PipelineSession {
   private maxInFlight = 0;
   private nextId = 1n;
   private failure: ConnectError | undefined;
-  private readonly controller = new AbortController();
-  private started = false;
+  /** Opened by the first call. */
+  private stream: PipelineStream | undefined;
 
-  constructor(private readonly open: OpenPipeline) {}
+  constructor(private readonly open: OpenPipelineStream) {}
 
   /** True once the stream has failed or was closed; no call can be made on it any more. */
   get failed(): boolean {
@@ -113,26 +109,29 @@ export class PipelineSession {
   /** Ends the stream; every call not yet answered fails with `reason`. */
   close(reason: ConnectError): void {
     if (this.failure === undefined) this.failure = reason;
-    this.controller.abort(reason);
-    this.outbound.end();
+    this.stream?.cancel(reason);
     this.settleAll({ error: reason }, { error: reason });
   }
 
   private start(): void {
-    if (this.started) return;
-    this.started = true;
-    void this.readResponses();
+    this.stream ??= this.open({
+      onResponse: (response) => this.onResponse(response),
+      onEnd: (error) => this.onStreamEnd(error ?? new ConnectError("the pipeline stream ended", Code.Unavailable)),
+    });
   }
 
-  /** Sends queued calls while there are free slots. */
+  /** Sends queued calls while there are free slots (there are none before PipelineReady, which comes on an open stream). */
   private pump(): void {
+    const stream = this.stream;
+    if (stream === undefined) return;
     while (this.inFlight.size < this.maxInFlight && this.queueHead < this.queue.length) {
       const pending = this.queue[this.queueHead++];
       if (pending.abandoned) continue;
       const id = this.nextId++;
       this.inFlight.set(id, pending);
-      // `kind` and `request` were given together to call(), so they form a valid oneof case.
-      this.outbound.push({ id, request: { case: pending.kind, value: pending.request } as PipelineRequestInit["request"] });
+      // `kind` and `request` were given together to call(), so they form a valid oneof case. A
+      // message literal rather than create() (one object per call); the type checks $typeName.
+      stream.send({ $typeName: "sisyphus.kv.v1.PipelineRequest", id, request: { case: pending.kind, value: pending.request } as PipelineRequest["request"] });
     }
     if (this.queueHead === this.queue.length) {
       this.queue = [];
@@ -140,17 +139,6 @@ export class PipelineSession {
     } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
       this.queueHead = 0;
-    }
-  }
-
-  private async readResponses(): Promise<void> {
-    try {
-      for await (const response of this.open(this.outbound, this.controller.signal)) {
-        this.onResponse(response);
-      }
-      this.onStreamEnd(new ConnectError("the pipeline stream ended", Code.Unavailable));
-    } catch (err) {
-      this.onStreamEnd(err);
     }
   }
 
@@ -178,7 +166,6 @@ export class PipelineSession {
     if (this.failure !== undefined) return;
     const failure = ConnectError.from(err, Code.Unavailable);
     this.failure = failure;
-    this.outbound.end();
     const neverConnected = isConnectionNotEstablished(err);
     const inFlightError = neverConnected
       ? notSentError(`the pipeline stream could not connect: ${failure.rawMessage}`, failure)

@@ -1,59 +1,18 @@
 /**
- * The Node entry's own transports (connect-node) against the fake served by a real HTTP/2 (h2c)
- * or HTTP/1.1 server on 127.0.0.1, port 0: every protocol, the bidi streams over real HTTP/2,
- * error metadata in gRPC trailers, and connection refused.
+ * The Node entry's own transports (connect-node, and over gRPC its own Pipeline stream) against
+ * the fake served by a real HTTP/2 (h2c) or HTTP/1.1 server on 127.0.0.1, port 0: every protocol,
+ * the bidi streams over real HTTP/2, error metadata in gRPC trailers, and connection refused.
  */
 import assert from "node:assert/strict";
-import * as http from "node:http";
-import * as http2 from "node:http2";
-import type { AddressInfo, Socket } from "node:net";
 import { after, before, describe, it } from "node:test";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { Code, ConnectError, createClient, NOT_APPLIED_METADATA_KEY, type Protocol } from "../src/index.js";
-import { FakeServer } from "./fake-server.js";
+import { refusedUrl, serveFake, type ServedFake } from "./h2-server.js";
 import { take, within } from "./helpers.js";
 
-interface Served {
-  fake: FakeServer;
-  url: string;
-  stop: () => Promise<void>;
-}
-
-async function serve(httpVersion: "2" | "1.1"): Promise<Served> {
-  const fake = new FakeServer();
-  const handler = connectNodeAdapter({ routes: fake.routes });
-  const server = httpVersion === "2" ? http2.createServer(handler) : http.createServer(handler);
-  const sockets = new Set<Socket>();
-  server.on("connection", (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    fake,
-    url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
-
-/** A URL on which nothing listens (a port that was just freed). */
-async function refusedUrl(): Promise<string> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return `http://127.0.0.1:${port}`;
-}
-
 describe("Node transports over a real HTTP/2 connection (h2c)", () => {
-  let served: Served;
+  let served: ServedFake;
   before(async () => {
-    served = await serve("2");
+    served = await serveFake("2");
   });
   after(async () => {
     await served.stop();
@@ -124,9 +83,9 @@ describe("Node transports over a real HTTP/2 connection (h2c)", () => {
 });
 
 describe("Node transports over HTTP/1.1", () => {
-  let served: Served;
+  let served: ServedFake;
   before(async () => {
-    served = await serve("1.1");
+    served = await serveFake("1.1");
   });
   after(async () => {
     await served.stop();

@@ -1,15 +1,54 @@
+/**
+ * The Pipeline session's behaviour, over both stream implementations: Connect's bidi call (on the
+ * fake's router transport, as with any custom transport) and the Node entry's own gRPC stream on
+ * node:http2 (the default in Node), against the fake served over h2c.
+ */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { PutRequest, RangeRequest } from "../../../gen/sisyphus/kv/v1/kv_pb.js";
-import { Code, ConnectError } from "../src/index.js";
+import { Code, ConnectError, createClient, type Client } from "../src/index.js";
+import type { FakeServer } from "./fake-server.js";
+import { serveFake } from "./h2-server.js";
 import { gate, waitFor, within } from "./helpers.js";
 import { fakeClient } from "./setup.js";
 
 const decode = (bytes: Uint8Array): string => new TextDecoder().decode(bytes);
 
-describe("pipeline", () => {
+interface Setup {
+  fake: FakeServer;
+  client: Client;
+  /** Closes the client and stops the server, if any. */
+  stop(): Promise<void>;
+}
+
+const STREAMS: { name: string; start(): Promise<Setup> }[] = [
+  {
+    name: "Connect bidi call",
+    start: () => {
+      const { fake, client } = fakeClient();
+      return Promise.resolve({ fake, client, stop: () => client.close() });
+    },
+  },
+  {
+    name: "gRPC stream on node:http2",
+    start: async () => {
+      const served = await serveFake("2");
+      const client = createClient({ endpoints: [served.url], retry: { initialBackoffMs: 1, maxBackoffMs: 5 } });
+      return {
+        fake: served.fake,
+        client,
+        stop: async () => {
+          await client.close();
+          await served.stop();
+        },
+      };
+    },
+  },
+];
+
+for (const stream of STREAMS) describe(`pipeline (${stream.name})`, () => {
   it("multiplexes concurrent KV calls over one stream", async () => {
-    const { fake, client } = fakeClient();
+    const { fake, client, stop } = await stream.start();
     try {
       const results = await Promise.all(Array.from({ length: 50 }, (_, i) => client.put(`k${i}`, `v${i}`)));
       assert.deepEqual(new Set(results.map((r) => r.revision)).size, 50);
@@ -17,12 +56,12 @@ describe("pipeline", () => {
       assert.equal(fake.calls.length, 50);
       assert.ok(fake.calls.every((c) => c.via === "pipeline"));
     } finally {
-      await client.close();
+      await stop();
     }
   });
 
   it("routes out-of-order responses to the right caller", async () => {
-    const { fake, client } = fakeClient();
+    const { fake, client, stop } = await stream.start();
     try {
       for (let i = 0; i < 20; i++) await client.put(`k${i}`, `v${i}`);
       // Hold every read, then release them in reverse order: the responses come back reversed.
@@ -51,12 +90,12 @@ describe("pipeline", () => {
         Array.from({ length: 20 }, (_, i) => `k${19 - i}`),
       );
     } finally {
-      await client.close();
+      await stop();
     }
   });
 
   it("lets a fast read overtake a slow write", async () => {
-    const { fake, client } = fakeClient();
+    const { fake, client, stop } = await stream.start();
     try {
       const slow = gate();
       fake.before = async (call) => {
@@ -68,12 +107,12 @@ describe("pipeline", () => {
       slow.open();
       assert.equal((await within(put, "the write")).revision, 2);
     } finally {
-      await client.close();
+      await stop();
     }
   });
 
   it("keeps at most max_in_flight calls on the stream and queues the rest; all complete", async () => {
-    const { fake, client } = fakeClient();
+    const { fake, client, stop } = await stream.start();
     fake.pipelineMaxInFlight = 4;
     try {
       const held: ReturnType<typeof gate>[] = [];
@@ -97,12 +136,12 @@ describe("pipeline", () => {
       assert.equal(fake.pipelineStats.overLimit, 0, "the fake answered some calls RESOURCE_EXHAUSTED");
       assert.ok(fake.pipelineStats.peakInFlight <= 4, `peak in flight ${fake.pipelineStats.peakInFlight}`);
     } finally {
-      await client.close();
+      await stop();
     }
   });
 
   it("on a stream failure, fails the writes in flight with UNAVAILABLE and retries the reads", async () => {
-    const { fake, client } = fakeClient();
+    const { fake, client, stop } = await stream.start();
     try {
       await client.put("r", "value");
       let holding = true;
@@ -121,12 +160,12 @@ describe("pipeline", () => {
       assert.equal(fake.count("range"), 2, "the read and its retry");
       assert.equal(fake.pipelineStats.streams, 2, "a new stream for the retry");
     } finally {
-      await client.close();
+      await stop();
     }
   });
 
   it("retries the writes still queued (never sent) when the stream fails", async () => {
-    const { fake, client } = fakeClient();
+    const { fake, client, stop } = await stream.start();
     fake.pipelineMaxInFlight = 1;
     try {
       await client.put("warmup", "x");
@@ -146,18 +185,18 @@ describe("pipeline", () => {
       const sentB = fake.calls.filter((c) => c.method === "put" && decode((c.request as PutRequest).key) === "b");
       assert.equal(sentB.length, 1, "the queued write reached the fake exactly once");
     } finally {
-      await client.close();
+      await stop();
     }
   });
 
   it("a per-call error leaves the stream open", async () => {
-    const { fake, client } = fakeClient();
+    const { fake, client, stop } = await stream.start();
     try {
       await assert.rejects(client.put("", "v"), (err: unknown) => err instanceof ConnectError && err.code === Code.InvalidArgument);
       await client.put("k", "v");
       assert.equal(fake.pipelineStats.streams, 1);
     } finally {
-      await client.close();
+      await stop();
     }
   });
 });

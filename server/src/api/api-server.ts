@@ -1,8 +1,8 @@
 /**
  * The client-facing server of one member: every public service (KV incl. Pipeline, Watch,
  * Lease, Cluster, Maintenance), gRPC reflection and health, over Connect, gRPC and gRPC-Web on
- * one port (HTTP/2 cleartext and HTTP/1.1), plus plain HTTP endpoints (plain unary calls take a lean
- * path beside connect-node: unary-fast-path.ts):
+ * one port (HTTP/2 cleartext and HTTP/1.1), plus plain HTTP endpoints (plain unary calls and plain
+ * gRPC Pipeline streams take lean paths beside connect-node: unary-fast-path.ts, pipeline-fast-path.ts):
  *   GET /healthz  200 while the process serves (liveness)
  *   GET /readyz   200 while the member can serve requests (readiness), else 503
  *   GET /metrics  Prometheus text format
@@ -26,7 +26,7 @@ import { file_sisyphus_kv_v1_watch } from "../../../gen/sisyphus/kv/v1/watch_pb.
 import type { Logger, Metrics } from "../observability/index.js";
 import { registerClusterService } from "./cluster-service.js";
 import { HealthStatus, registerHealth, ServingStatus } from "./health.js";
-import { PipelineStreams, registerKvService } from "./kv-service.js";
+import { registerKvService } from "./kv-service.js";
 import { registerLeaseService } from "./lease-service.js";
 import { DualProtocolListener } from "./listener.js";
 import { registerMaintenanceService } from "./maintenance-service.js";
@@ -34,6 +34,8 @@ import type { MemberContext } from "./member.js";
 import { CallObserver, observeInterceptor } from "./observe-interceptor.js";
 import { decodeErrorInterceptor } from "./decode-error-interceptor.js";
 import { CorsPolicy } from "./cors-policy.js";
+import { PipelineFastPath } from "./pipeline-fast-path.js";
+import { type PipelineCallObserver, PipelineStreams } from "./pipeline-session.js";
 import { UnaryFastPath } from "./unary-fast-path.js";
 import { UnaryMethodTable } from "./unary-method-table.js";
 import { registerReflection } from "./reflection.js";
@@ -87,13 +89,14 @@ export class ApiServer {
   async listen(): Promise<{ host: string; port: number }> {
     const { member, metrics, logger } = this.options;
     const unaryMethods = new UnaryMethodTable();
+    const observePipelineCall: PipelineCallObserver = (op, code, seconds, err) => {
+      metrics.pipelineCalls.inc({ op, code: codeName(code) });
+      metrics.pipelineSeconds.observe({ op }, seconds);
+      if (err !== undefined) logger.warn({ method: `Pipeline/${op}`, code: codeName(code) }, err.rawMessage);
+    };
     const routes = (router: ConnectRouter): void => {
       const registrar = unaryMethods.registrar(router);
-      registerKvService(registrar, member, (op, code, seconds, err) => {
-        metrics.pipelineCalls.inc({ op, code: codeName(code) });
-        metrics.pipelineSeconds.observe({ op }, seconds);
-        if (err !== undefined) logger.warn({ method: `Pipeline/${op}`, code: codeName(code) }, err.rawMessage);
-      }, this.pipelines);
+      registerKvService(registrar, member, observePipelineCall, this.pipelines);
       registerWatchService(registrar, member, this.options.watch);
       registerLeaseService(registrar, member);
       registerClusterService(registrar, member);
@@ -113,10 +116,18 @@ export class ApiServer {
     });
     const limits = { maxRequestBytes: this.options.maxRequestBytes, maxTimeoutMs: this.options.maxTimeoutMs };
     const fastPath = new UnaryFastPath(unaryMethods, observer, limits, this.streamShutdown.signal);
+    const pipelineFastPath = new PipelineFastPath({
+      member,
+      observeCall: observePipelineCall,
+      streams: this.pipelines,
+      observer,
+      limits,
+      streamShutdownSignal: this.streamShutdown.signal,
+    });
     const cors = new CorsPolicy(this.options.corsAllowedOrigins);
     const handler: typeof connectHandler = (req, res) => {
       if (cors.apply(req, res)) return;
-      if (!fastPath.handle(req, res)) connectHandler(req, res);
+      if (!pipelineFastPath.handle(req, res) && !fastPath.handle(req, res)) connectHandler(req, res);
     };
     this.listener = await DualProtocolListener.listen({
       host: this.options.host,

@@ -18,6 +18,7 @@
  */
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { encodeEnvelopes } from "./grpc-envelope.js";
 import { codeName } from "./status.js";
 
 export interface IncomingHeaders {
@@ -106,14 +107,6 @@ function unwrapEnvelope(body: Buffer): Uint8Array {
   return body.subarray(ENVELOPE_HEADER_BYTES);
 }
 
-function envelope(flags: number, bytes: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + bytes.length);
-  frame[0] = flags;
-  frame.writeUInt32BE(bytes.length, 1);
-  frame.set(bytes, ENVELOPE_HEADER_BYTES);
-  return frame;
-}
-
 function grpcTimeoutMs(headers: IncomingHeaders): number | undefined {
   const value = headers["grpc-timeout"];
   if (value === undefined) return undefined;
@@ -138,7 +131,7 @@ function grpcCodec(contentType: string): UnaryWireCodec {
     answer(res, schema, message, extra) {
       res.writeHead(200, record(extra.headers, { "content-type": contentType }));
       res.addTrailers(record(extra.trailers, { "grpc-status": "0" }));
-      res.end(envelope(0, toBinary(schema, message)));
+      res.end(encodeEnvelopes([toBinary(schema, message)]));
     },
     fail(res, error) {
       res.writeHead(200, { "content-type": contentType });
@@ -152,7 +145,7 @@ function grpcWebTrailer(trailers: Record<string, string>): Buffer {
   const text = Object.entries(trailers)
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join("");
-  return envelope(TRAILER_FLAG, Buffer.from(text, "latin1"));
+  return encodeEnvelopes([Buffer.from(text, "latin1")], TRAILER_FLAG);
 }
 
 function grpcWebCodec(contentType: string): UnaryWireCodec {
@@ -163,7 +156,7 @@ function grpcWebCodec(contentType: string): UnaryWireCodec {
     decode: (schema, body) => decodeBinary(schema, unwrapEnvelope(body)),
     answer(res, schema, message, extra) {
       res.writeHead(200, record(extra.headers, { "content-type": contentType }));
-      res.end(Buffer.concat([envelope(0, toBinary(schema, message)), grpcWebTrailer(record(extra.trailers, { "grpc-status": "0" }))]));
+      res.end(Buffer.concat([encodeEnvelopes([toBinary(schema, message)]), grpcWebTrailer(record(extra.trailers, { "grpc-status": "0" }))]));
     },
     fail(res, error) {
       res.writeHead(200, { "content-type": contentType });

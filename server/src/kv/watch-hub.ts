@@ -175,7 +175,10 @@ export class WatchHub {
         if (!inInterval(w.interval, key) || (kind === EVENT_PUT ? w.noPut : w.noDelete)) continue;
         const kv = kind === EVENT_PUT ? storedKeyValue(this.engine, snapshot, key, revision) : deletedKeyValue(key, revision);
         const event: WatchEvent = { type: kind === EVENT_PUT ? EventType.Put : EventType.Delete, kv };
-        if (w.prevKv) {
+        // At the compact revision the state before `revision` is compacted (types.proto,
+        // Event.prev_kv) and the compactor is removing that version: reading it anyway would
+        // give prev_kv or not depending on how far the background compaction has got.
+        if (w.prevKv && revision > state.compactRevision) {
           const prev = await view.versionAt(key, revision - 1);
           if (prev !== undefined) event.prevKv = { ...prev, value: prev.value! };
         }

@@ -211,7 +211,8 @@ export type WatchResponse = Message<"sisyphus.kv.v1.WatchResponse"> & {
 
   /**
    * Set when the watcher has stopped: it was canceled by request, or could not be created, or
-   * fell behind the compacted revision. No more responses for watch_id follow.
+   * fell behind the compacted revision, or fell too far behind the writes (its buffer overflowed;
+   * cancel_reason says so). No more responses for watch_id follow.
    *
    * @generated from field: bool canceled = 4;
    */
@@ -345,7 +346,11 @@ export const WatchService: GenService<{
    *
    * Guarantees per watcher: events come in revision order (events of one revision in the order
    * the Txn made them), with no gaps and no duplicates, also across leader changes; a watcher
-   * that starts at revision R sees every change with revision >= R exactly once.
+   * that starts at revision R sees every change with revision >= R exactly once, until it is
+   * canceled. A watcher that does not read fast enough (more events waiting for it than the
+   * server buffers per watcher) is canceled with a cancel_reason rather than slowing writers; it
+   * has then received every revision before the one it fell behind at, and may watch again
+   * from there.
    *
    * Per-watcher failures (invalid range, compacted start revision, duplicate watch_id) cancel
    * that watcher with a response carrying `canceled` and `cancel_reason`, and leave the stream
