@@ -43,8 +43,8 @@ import { KVService, PipelineRequestSchema, PipelineResponseSchema, type Pipeline
 import { ENVELOPE_HEADER_BYTES, EnvelopeReader, encodeEnvelopes } from "./grpc-envelope.js";
 import type { OpenPipelineStream, PipelineStream, PipelineStreamHandlers } from "./pipeline-stream.js";
 
-const USER_AGENT = "sisyphusdb-client-ts";
-const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;|$)/i;
+export const USER_AGENT = "sisyphusdb-client-ts";
+export const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;|$)/i;
 
 /** Pipeline streams as gRPC calls on `sessionManager`'s HTTP/2 connection to `baseUrl` (its origin must be the manager's). */
 export function grpcPipelineStreams(sessionManager: Http2SessionManager, baseUrl: string): OpenPipelineStream {
@@ -225,12 +225,12 @@ class GrpcPipelineStream implements PipelineStream {
 }
 
 /** UNAVAILABLE for a failure of the stream or its connection, keeping the Node.js error as its cause. */
-function unavailable(what: string, cause: unknown): ConnectError {
+export function unavailable(what: string, cause: unknown): ConnectError {
   return new ConnectError(`${what}: ${cause instanceof Error ? cause.message : String(cause)}`, Code.Unavailable, undefined, undefined, cause);
 }
 
 /** Node's header object as web Headers (Connect's metadata), without the pseudo-headers. */
-function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
+export function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
   const result = new Headers();
   for (const [name, value] of Object.entries(headers)) {
     if (name.startsWith(":") || value === undefined) continue;

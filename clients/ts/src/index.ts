@@ -12,6 +12,7 @@ import { Client } from "./client.js";
 import type { EndpointConnection } from "./endpoint-pool.js";
 import { InvalidArgumentError } from "./errors.js";
 import { grpcPipelineStreams } from "./grpc-pipeline-stream.js";
+import { leanGrpcUnaryTransport } from "./grpc-unary-transport.js";
 import type { ClientOptions, Protocol } from "./options.js";
 import { createNodeSha256 } from "./sha256-node.js";
 
@@ -30,8 +31,13 @@ function connectNode(url: string, protocol: Protocol, httpVersion: "2" | "1.1"):
   const sessionManager = new Http2SessionManager(url, { pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: PING_TIMEOUT_MS });
   const options = { baseUrl: url, httpVersion: "2" as const, sessionManager, useBinaryFormat: true };
   if (protocol === "grpc") {
-    // The Pipeline stream bypasses connect-node's bidi call (grpc-pipeline-stream.ts), on the same HTTP/2 connection.
-    return { transport: createGrpcTransport(options), openPipeline: grpcPipelineStreams(sessionManager, url), close: () => sessionManager.abort() };
+    // The Pipeline stream and unary calls bypass connect-node's client (grpc-pipeline-stream.ts,
+    // grpc-unary-transport.ts), on the same HTTP/2 connection; other streams go through it.
+    return {
+      transport: leanGrpcUnaryTransport(createGrpcTransport(options), sessionManager, url),
+      openPipeline: grpcPipelineStreams(sessionManager, url),
+      close: () => sessionManager.abort(),
+    };
   }
   const transport = protocol === "grpc-web" ? createGrpcWebTransport(options) : createConnectTransport(options);
   return { transport, close: () => sessionManager.abort() };
