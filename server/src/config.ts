@@ -4,6 +4,7 @@
  * Every flag is listed once in FLAGS, which also produces `--help`.
  */
 import { parseArgs } from "node:util";
+import { DEFAULT_COMMAND_LIMITS } from "./kv/index.js";
 
 export interface MemberConfig {
   name: string;
@@ -56,8 +57,8 @@ const FLAGS: FlagSpec[] = [
     parse: (v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
   },
   { name: "log-level", key: "logLevel", default: "info", help: `Log level: ${LOG_LEVELS.join(", ")}.`, parse: oneOf(LOG_LEVELS) },
-  { name: "max-request-bytes", key: "maxRequestBytes", default: String(1.5 * 1024 * 1024), help: "Largest request accepted (bytes); larger ones fail with RESOURCE_EXHAUSTED.", parse: positiveInt },
-  { name: "max-txn-ops", key: "maxTxnOps", default: "128", help: "Most operations in one transaction branch (and compares per transaction).", parse: positiveInt },
+  { name: "max-request-bytes", key: "maxRequestBytes", default: String(DEFAULT_COMMAND_LIMITS.maxRequestBytes), help: "Largest request accepted (bytes); larger ones fail with RESOURCE_EXHAUSTED.", parse: positiveInt },
+  { name: "max-txn-ops", key: "maxTxnOps", default: String(DEFAULT_COMMAND_LIMITS.maxTxnOps), help: "Most operations in one transaction branch (and compares per transaction).", parse: positiveInt },
   { name: "pipeline-max-in-flight", key: "pipelineMaxInFlight", default: "1024", help: "Most calls in flight on one KV Pipeline stream.", parse: positiveInt },
   { name: "max-concurrent-streams", key: "maxConcurrentStreams", default: "1000", help: "HTTP/2 streams one client connection may open at once.", parse: positiveInt },
   { name: "max-timeout-ms", key: "maxTimeoutMs", default: "300000", help: "Longest deadline a client may set (ms); longer ones fail with INVALID_ARGUMENT.", parse: positiveInt },

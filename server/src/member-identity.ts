@@ -2,11 +2,12 @@
  * The member's identity, created on first start and kept in <data-dir>/member.json so that the
  * cluster and member IDs in every response header stay the same across restarts:
  *   {"clusterId": "<decimal u64>", "memberId": "<decimal u64>", "name": "<--name at creation>"}
- * Written atomically (temporary file, fsync, rename, fsync of the directory).
+ * Written atomically (storage's writeFileAtomic: temporary file, fsync, rename, fsync of the directory).
  */
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { writeFileAtomic } from "./storage/index.js";
 
 export interface StoredIdentity {
   clusterId: bigint;
@@ -23,22 +24,7 @@ export function loadOrCreateIdentity(dataDir: string, name: string): StoredIdent
   const file = path.join(dataDir, FILE_NAME);
   if (fs.existsSync(file)) return parseIdentity(file, fs.readFileSync(file, "utf8"));
   const identity = { clusterId: randomId(), memberId: randomId() };
-  const text = `${JSON.stringify({ clusterId: String(identity.clusterId), memberId: String(identity.memberId), name })}\n`;
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, "w");
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
-  const dirFd = fs.openSync(dataDir, "r");
-  try {
-    fs.fsyncSync(dirFd);
-  } finally {
-    fs.closeSync(dirFd);
-  }
+  writeFileAtomic(file, `${JSON.stringify({ clusterId: String(identity.clusterId), memberId: String(identity.memberId), name })}\n`);
   return identity;
 }
 

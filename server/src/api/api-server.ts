@@ -14,7 +14,7 @@
  */
 import type { DescFile } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter, type ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { file_grpc_health_v1_health } from "../../../gen/grpc/health/v1/health_pb.js";
 import { file_grpc_reflection_v1_reflection } from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import { file_grpc_reflection_v1alpha_reflection } from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
@@ -31,6 +31,7 @@ import { registerLeaseService } from "./lease-service.js";
 import { DualProtocolListener } from "./listener.js";
 import { registerMaintenanceService } from "./maintenance-service.js";
 import type { MemberContext } from "./member.js";
+import type { NodeRequest, NodeResponse } from "./node-http.js";
 import { CallObserver, observeInterceptor } from "./observe-interceptor.js";
 import { decodeErrorInterceptor } from "./decode-error-interceptor.js";
 import { CorsPolicy } from "./cors-policy.js";
@@ -152,7 +153,7 @@ export class ApiServer {
     await listener.close(Math.max(0, deadline - Date.now()));
   }
 
-  private serveHttp(...[req, res]: Parameters<NonNullable<ConnectNodeAdapterOptions["fallback"]>>): void {
+  private serveHttp(req: NodeRequest, res: NodeResponse): void {
     const path = (req.url ?? "/").split("?")[0];
     const send = (status: number, contentType: string, body: string): void => {
       res.writeHead(status, { "content-type": contentType, "cache-control": "no-store" });

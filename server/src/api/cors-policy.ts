@@ -8,12 +8,9 @@
  * so the browser blocks the response.
  */
 import { cors } from "@connectrpc/connect";
-import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { NodeRequest, NodeResponse } from "./node-http.js";
 import { NOT_APPLIED_METADATA_KEY } from "./status.js";
 
-type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
-type NodeRequest = Parameters<NodeHandler>[0];
-type NodeResponse = Parameters<NodeHandler>[1];
 
 const OUR_HEADERS = [NOT_APPLIED_METADATA_KEY, "sisyphus-compact-revision", "sisyphus-pipeline-max-in-flight"];
 const EXPOSED = [...cors.exposedHeaders, ...OUR_HEADERS, ...OUR_HEADERS.map((h) => `trailer-${h}`)].join(", ");

@@ -19,7 +19,7 @@ import {
   type PipelineSessionInit,
   type PipelineStreams,
 } from "./pipeline-session.js";
-import { toConnectError } from "./status.js";
+import { rethrowAsConnectError, toConnectError } from "./status.js";
 import type { ServiceRegistrar } from "./unary-method-table.js";
 
 // The API layer's index exports the header name from here.
@@ -27,18 +27,15 @@ import type { ServiceRegistrar } from "./unary-method-table.js";
 export function registerKvService(router: ServiceRegistrar, member: MemberContext, observe: PipelineCallObserver, streams: PipelineStreams): void {
   const ops = new KvOperations(member);
   router.service(KVService, {
-    range: (req) => ops.range(req).catch(rethrow),
-    put: (req) => ops.put(req).catch(rethrow),
-    deleteRange: (req) => ops.deleteRange(req).catch(rethrow),
-    txn: (req) => ops.txn(req).catch(rethrow),
-    compact: (req) => ops.compact(req).catch(rethrow),
+    range: (req) => ops.range(req).catch(rethrowAsConnectError),
+    put: (req) => ops.put(req).catch(rethrowAsConnectError),
+    deleteRange: (req) => ops.deleteRange(req).catch(rethrowAsConnectError),
+    txn: (req) => ops.txn(req).catch(rethrowAsConnectError),
+    compact: (req) => ops.compact(req).catch(rethrowAsConnectError),
     pipeline: (requests, ctx) => pipeline({ ops, member, observe, streams }, requests, ctx),
   });
 }
 
-function rethrow(err: unknown): never {
-  throw toConnectError(err);
-}
 
 async function* pipeline(
   init: Omit<PipelineSessionInit, "onChange">,

@@ -13,7 +13,7 @@ import { KvStateMachine } from "../kv/index.js";
 import { Engine } from "../storage/index.js";
 import { type MemberContext, responseHeader } from "./member.js";
 import { packDirectory } from "./snapshot-archive.js";
-import { toConnectError } from "./status.js";
+import { rethrowAsConnectError } from "./status.js";
 import type { ServiceRegistrar } from "./unary-method-table.js";
 
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -47,7 +47,7 @@ export function registerMaintenanceService(router: ServiceRegistrar, member: Mem
       const dir = path.join(snapshotDir, `snapshot-${process.pid}-${Date.now()}-${snapshotSerial++}`);
       try {
         await fs.mkdir(snapshotDir, { recursive: true });
-        await member.engine.checkpoint(dir).catch(rethrow);
+        await member.engine.checkpoint(dir).catch(rethrowAsConnectError);
         const revision = await checkpointRevision(dir);
         const { totalBytes, chunks } = await packDirectory(dir, SNAPSHOT_CHUNK_BYTES);
         const hash = createHash("sha256");
@@ -71,9 +71,6 @@ export function registerMaintenanceService(router: ServiceRegistrar, member: Mem
   });
 }
 
-function rethrow(err: unknown): never {
-  throw toConnectError(err);
-}
 
 /** The revision a checkpoint holds, read by opening it as an engine (which the archive then includes as is). */
 async function checkpointRevision(dir: string): Promise<number> {

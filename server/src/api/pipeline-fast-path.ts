@@ -34,7 +34,7 @@
 import http2 from "node:http2";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { NodeRequest, NodeResponse } from "./node-http.js";
 import { KVService, PipelineRequestSchema, PipelineResponseSchema, type PipelineRequest } from "../../../gen/sisyphus/kv/v1/kv_pb.js";
 import { encodeEnvelopes, GrpcEnvelopeReader } from "./grpc-envelope.js";
 import { KvOperations } from "./kv-operations.js";
@@ -52,9 +52,6 @@ import { toConnectError } from "./status.js";
 import type { FastPathLimits } from "./unary-fast-path.js";
 import { codecFor, type UnaryWireCodec } from "./unary-wire.js";
 
-type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
-type NodeRequest = Parameters<NodeHandler>[0];
-type NodeResponse = Parameters<NodeHandler>[1];
 
 const METHOD_NAME = `${KVService.typeName}/${KVService.method.pipeline.name}`;
 const PATH = `/${METHOD_NAME}`;

@@ -68,6 +68,11 @@ export function toConnectError(err: unknown): ConnectError {
   return new ConnectError("internal error (see the server log)", Code.Internal, undefined, undefined, err);
 }
 
+/** For promise chains: `.catch(rethrowAsConnectError)` reports any failure with its mapped code. */
+export function rethrowAsConnectError(err: unknown): never {
+  throw toConnectError(err);
+}
+
 /** Server faults are logged at error level; client mistakes and expected conditions at warn. */
 export function isServerFault(code: Code): boolean {
   return code === Code.Internal || code === Code.DataLoss || code === Code.Unknown;

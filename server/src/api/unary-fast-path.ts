@@ -15,16 +15,13 @@
  */
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { ConnectNodeAdapterOptions } from "@connectrpc/connect-node";
+import type { NodeRequest, NodeResponse } from "./node-http.js";
 import { FastHandlerContext } from "./fast-handler-context.js";
 import type { CallObserver } from "./observe-interceptor.js";
 import { toConnectError } from "./status.js";
 import type { UnaryMethod, UnaryMethodTable } from "./unary-method-table.js";
 import { codecFor, type UnaryWireCodec } from "./unary-wire.js";
 
-type NodeHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
-type NodeRequest = Parameters<NodeHandler>[0];
-type NodeResponse = Parameters<NodeHandler>[1];
 
 export interface FastPathLimits {
   maxRequestBytes: number;

@@ -8,3 +8,5 @@ export type { EngineOptions, EngineLogger } from "./options.js";
 export type { WriteOptions, ReadOptions, IterateOptions, Snapshot, EngineStats, LevelStats } from "./engine-types.js";
 export { StorageError, InvalidArgumentError, ClosedError, LockedError, CorruptionError, IOError } from "./errors.js";
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES } from "./internal-key.js";
+/** Temp file, fsync, rename, directory fsync: for small files other layers must never see half-written. */
+export { writeFileAtomic } from "./file-names.js";

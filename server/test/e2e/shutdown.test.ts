@@ -11,7 +11,7 @@ import type { PipelineRequest, PipelineResponse } from "../../../gen/sisyphus/kv
 import type { WatchRequest } from "../../../gen/sisyphus/kv/v1/watch_pb.js";
 import { createClients, openTransport, type ProtocolVariant } from "./protocols.js";
 import { ServerProcess, stopAllServers } from "./server-process.js";
-import { RequestStream, StreamReader } from "./streams.js";
+import { RequestStream, StreamReader, withDeadline } from "./streams.js";
 import { bytes, text } from "./suite.js";
 
 const GRPC: ProtocolVariant = { name: "gRPC", protocol: "grpc", httpVersion: "2", binary: true, calls: { unary: true, serverStreams: true, bidi: true } };
@@ -71,13 +71,13 @@ it("SIGTERM drains calls in flight, ends streams with UNAVAILABLE, exits 0, and 
     };
     feeder = setInterval(feedPipeline, 1);
     feedPipeline();
-    await withTimeout(pipeline.nextUntil(() => pipeline.received.length > 100, STEP_TIMEOUT_MS, "100 pipeline answers", PIPELINE_CALLS_MAX), STEP_TIMEOUT_MS, "100 pipeline answers");
+    await withDeadline(pipeline.nextUntil(() => pipeline.received.length > 100, STEP_TIMEOUT_MS, "100 pipeline answers", PIPELINE_CALLS_MAX), STEP_TIMEOUT_MS, "100 pipeline answers");
 
     sigtermSent = true;
-    const exit = await withTimeout(server.stop(STEP_TIMEOUT_MS), STEP_TIMEOUT_MS, "the server to exit after SIGTERM");
+    const exit = await withDeadline(server.stop(STEP_TIMEOUT_MS), STEP_TIMEOUT_MS, "the server to exit after SIGTERM");
     clearInterval(feeder);
     stopWriting = true;
-    await withTimeout(Promise.all(writers), STEP_TIMEOUT_MS, "the writers to finish");
+    await withDeadline(Promise.all(writers), STEP_TIMEOUT_MS, "the writers to finish");
     assert.equal(exit, 0, `exit code after SIGTERM; server output:\n${server.output.slice(-3000)}`);
     assert.match(server.output, /"member stopped"/);
 
@@ -125,9 +125,3 @@ it("SIGTERM drains calls in flight, ends streams with UNAVAILABLE, exits 0, and 
     connection.close();
   }
 });
-
-function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no ${what} within ${timeoutMs} ms`)), timeoutMs)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
