@@ -1,7 +1,12 @@
 /**
- * The Raft layer's public surface (issue 5, in progress): so far the quorum arithmetic the
- * consensus core will count commits and elections with. The core (step/tick/Ready), its durable
- * log and the transport come next; see docs/ARCHITECTURE.md.
+ * The Raft layer's public surface: the deterministic consensus core (RaftCore and its
+ * vocabulary), membership-change helpers and the quorum arithmetic. The durable log and the
+ * driver that wires the core to storage and transport come next; see docs/ARCHITECTURE.md.
  */
+export { RaftCore } from "./raft-core.js";
+export { applyConfChange, bootstrapState, decodeConfChange, encodeConfChange } from "./conf-change.js";
+export { RaftError } from "./errors.js";
 export { committedIndex, majorityCommittedIndex, majorityVoteResult, voteResult } from "./quorum.js";
 export type { MajorityConfig, NodeId, QuorumConfig, VoteResult } from "./quorum.js";
+export { NO_NODE } from "./types.js";
+export type * from "./types.js";
