@@ -23,6 +23,22 @@ export interface MemberConfig {
   watchProgressNotifyIntervalMs: number;
   leaseCheckIntervalMs: number;
   corsAllowedOrigins: string[];
+  /** URL the Raft peer service listens on. */
+  listenPeerUrl: URL;
+  /** Peer URLs the other members reach this one at (empty: the listen URL). */
+  initialAdvertisePeerUrls: string[];
+  /** The founding members, name -> peer URLs (empty: this member alone). */
+  initialCluster: InitialClusterMember[];
+  initialClusterState: "new" | "existing";
+  initialClusterToken: string;
+  heartbeatIntervalMs: number;
+  electionTimeoutMs: number;
+  snapshotCount: number;
+}
+
+export interface InitialClusterMember {
+  name: string;
+  peerUrls: string[];
 }
 
 export class ConfigError extends Error {
@@ -79,6 +95,56 @@ const FLAGS: FlagSpec[] = [
     parse: (v) => v.split(",").map((s) => s.trim()).filter((s) => s.length > 0),
   },
   { name: "lease-check-interval-ms", key: "leaseCheckIntervalMs", default: "250", help: "How often expired leases are looked for (ms).", parse: positiveInt },
+  {
+    name: "listen-peer-url",
+    key: "listenPeerUrl",
+    default: "http://127.0.0.1:7380",
+    help: "URL to serve the Raft peer service on (members only; keep it off the public network).",
+    parse: httpUrl,
+  },
+  {
+    name: "initial-advertise-peer-urls",
+    key: "initialAdvertisePeerUrls",
+    default: "",
+    help: "Comma-separated peer URLs the other members reach this one at (default: --listen-peer-url).",
+    parse: urlList,
+  },
+  {
+    name: "initial-cluster",
+    key: "initialCluster",
+    default: "",
+    help: 'The founding members as name=peer-url pairs, e.g. "a=http://10.0.0.1:7380,b=http://10.0.0.2:7380,c=http://10.0.0.3:7380" (default: this member alone). Read only when the data directory is new.',
+    parse: initialCluster,
+  },
+  {
+    name: "initial-cluster-state",
+    key: "initialClusterState",
+    default: "new",
+    help: '"new" to found a cluster with --initial-cluster; "existing" to join one this member was added to (sisyphusctl member add).',
+    parse: oneOf(["new", "existing"]),
+  },
+  {
+    name: "initial-cluster-token",
+    key: "initialClusterToken",
+    default: "sisyphus-cluster",
+    help: "A name unique to this cluster, mixed into its ID so that members of two clusters never mistake each other.",
+    parse: nonEmpty,
+  },
+  { name: "heartbeat-interval-ms", key: "heartbeatIntervalMs", default: "20", help: "How often the leader sends heartbeats (ms); the Raft clock ticks at this rate.", parse: positiveInt },
+  {
+    name: "election-timeout-ms",
+    key: "electionTimeoutMs",
+    default: "100",
+    help: "How long a follower waits without hearing from a leader before it starts an election (ms; randomized up to twice this). At least 2x the heartbeat interval.",
+    parse: positiveInt,
+  },
+  {
+    name: "snapshot-count",
+    key: "snapshotCount",
+    default: "10000",
+    help: "Applied log entries between snapshots; the Raft log is compacted behind each snapshot.",
+    parse: positiveInt,
+  },
 ];
 
 /** The environment variable of a flag: --data-dir -> SISYPHUS_DATA_DIR. */
@@ -107,7 +173,30 @@ export function parseCommandLine(argv: string[], env: NodeJS.ProcessEnv): Parsed
     const source = typeof fromFlag === "string" ? `--${f.name}` : fromEnv !== undefined ? envName(f.name) : `--${f.name} (default)`;
     config[f.key] = f.parse(raw, source);
   }
-  return { kind: "run", config: config as unknown as MemberConfig };
+  return { kind: "run", config: checkCluster(config as unknown as MemberConfig) };
+}
+
+/** Cross-flag rules, and the defaults that depend on other flags. */
+function checkCluster(config: MemberConfig): MemberConfig {
+  if (config.electionTimeoutMs < 2 * config.heartbeatIntervalMs) {
+    throw new ConfigError(
+      `--election-timeout-ms (${config.electionTimeoutMs}) must be at least twice --heartbeat-interval-ms (${config.heartbeatIntervalMs})`,
+    );
+  }
+  if (config.initialAdvertisePeerUrls.length === 0) config.initialAdvertisePeerUrls = [config.listenPeerUrl.origin];
+  if (config.initialCluster.length === 0) {
+    if (config.initialClusterState === "existing") throw new ConfigError("--initial-cluster-state existing needs --initial-cluster (the cluster's members, this one included)");
+    config.initialCluster = [{ name: config.name, peerUrls: config.initialAdvertisePeerUrls }];
+  }
+  const self = config.initialCluster.find((m) => m.name === config.name);
+  if (self === undefined) {
+    throw new ConfigError(`--initial-cluster does not name this member ("${config.name}", from --name); it names ${config.initialCluster.map((m) => m.name).join(", ")}`);
+  }
+  const advertised = [...config.initialAdvertisePeerUrls].sort().join(",");
+  if ([...self.peerUrls].sort().join(",") !== advertised) {
+    throw new ConfigError(`--initial-cluster gives "${config.name}" the peer URLs ${self.peerUrls.join(",")}, but it advertises ${advertised}`);
+  }
+  return config;
 }
 
 export function helpText(): string {
@@ -142,6 +231,30 @@ function oneOf(allowed: string[]): (value: string, flag: string) => string {
     if (!allowed.includes(value)) throw new ConfigError(`${flag}: must be one of ${allowed.join(", ")}, got "${value}"`);
     return value;
   };
+}
+
+function urlList(value: string, flag: string): string[] {
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map((s) => httpUrl(s, flag).origin);
+}
+
+/** "a=http://h1:7380,b=http://h2:7380,a=http://h1b:7380": a member may repeat its name to list several URLs. */
+function initialCluster(value: string, flag: string): InitialClusterMember[] {
+  const members = new Map<string, string[]>();
+  const seenUrls = new Set<string>();
+  for (const part of value.split(",").map((s) => s.trim()).filter((s) => s.length > 0)) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`${flag}: expected name=peer-url, got "${part}"`);
+    const name = part.slice(0, eq);
+    const url = httpUrl(part.slice(eq + 1), flag).origin;
+    if (seenUrls.has(url)) throw new ConfigError(`${flag}: the peer URL ${url} is listed twice`);
+    seenUrls.add(url);
+    members.set(name, [...(members.get(name) ?? []), url]);
+  }
+  return [...members].map(([name, peerUrls]) => ({ name, peerUrls }));
 }
 
 function httpUrl(value: string, flag: string): URL {

@@ -1,6 +1,6 @@
 /**
  * Unpacks a snapshot file (`snapshot save`) into a storage directory. The format is the
- * server's (server/src/api/snapshot-archive.ts documents it):
+ * server's (server/src/storage/checkpoint-archive.ts documents it):
  *
  *   magic "SISYSNP1" | { u32 BE name_len | name (UTF-8) | u64 BE size | bytes }* | u32 0
  *

@@ -44,7 +44,7 @@ export interface TestServer {
 /** Starts a server on 127.0.0.1 port 0 (on a fresh or the given data directory) and reads its URL from the "member started" log line. */
 export async function startServer(options: { dataDir?: string } = {}): Promise<TestServer> {
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sisyphusctl-test-"));
-  const args = [SERVER_MAIN, "--data-dir", dataDir, "--listen-client-url", "http://127.0.0.1:0", "--log-level", "info"];
+  const args = [SERVER_MAIN, "--data-dir", dataDir, "--listen-client-url", "http://127.0.0.1:0", "--listen-peer-url", "http://127.0.0.1:0", "--log-level", "info"];
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   track(child);
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

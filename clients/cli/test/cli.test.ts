@@ -287,9 +287,9 @@ describe("lease", () => {
 
 describe("member, endpoint, snapshot", () => {
   test("member list: simple, table, json", async () => {
-    assert.match(succeeded(await ctl(["member", "list"])), new RegExp(`^[0-9a-f]+, started, default, , ${server.url}, false\\n$`));
+    assert.match(succeeded(await ctl(["member", "list"])), new RegExp(`^[0-9a-f]+, started, default, http://127.0.0.1:0, ${server.url}, false\\n$`));
     const table = succeeded(await ctl(["member", "list", "-w", "table"]));
-    assert.match(table, /\| +ID +\| STATUS +\| +NAME +\| PEER ADDRS \| +CLIENT ADDRS +\| IS LEARNER \|/);
+    assert.match(table, /\| +ID +\| STATUS +\| +NAME +\| +PEER ADDRS +\| +CLIENT ADDRS +\| IS LEARNER \|/);
     const out = json(await ctl(["member", "list", "-w", "json"]));
     const members = out.members as { name: string; clientURLs: string[] }[];
     assert.deepEqual(members.map((m) => [m.name, m.clientURLs]), [["default", [server.url]]]);

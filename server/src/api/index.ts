@@ -5,9 +5,8 @@
  */
 export { ApiServer } from "./api-server.js";
 export type { ApiServerOptions } from "./api-server.js";
-export type { MemberContext, MemberIdentity } from "./member.js";
+export type { ClusterControl, ClusterMember, MemberContext, MemberIdentity, RaftView } from "./member.js";
 export { DEFAULT_WATCH_OPTIONS } from "./watch-service.js";
 export type { WatchServiceOptions } from "./watch-service.js";
 export { NOT_APPLIED_METADATA_KEY } from "./status.js";
 export { PIPELINE_MAX_IN_FLIGHT_HEADER } from "./pipeline-session.js";
-export { SNAPSHOT_MAGIC } from "./snapshot-archive.js";

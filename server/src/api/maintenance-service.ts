@@ -1,6 +1,6 @@
 /**
  * MaintenanceService: this member's status, and Snapshot, which streams a storage checkpoint
- * packed as one file (snapshot-archive.ts) in chunks of at most 1 MiB, the last carrying the
+ * packed as one file (storage/checkpoint-archive.ts) in chunks of at most 1 MiB, the last carrying the
  * SHA-256 of the whole file. The checkpoint is taken under <data-dir>/snapshots and removed
  * once sent (also when the client goes away).
  */
@@ -10,9 +10,8 @@ import path from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { MaintenanceService } from "../../../gen/sisyphus/kv/v1/maintenance_pb.js";
 import { KvStateMachine } from "../kv/index.js";
-import { Engine } from "../storage/index.js";
+import { Engine, packDirectory } from "../storage/index.js";
 import { type MemberContext, responseHeader } from "./member.js";
-import { packDirectory } from "./snapshot-archive.js";
 import { rethrowAsConnectError } from "./status.js";
 import type { ServiceRegistrar } from "./unary-method-table.js";
 
@@ -26,17 +25,18 @@ export function registerMaintenanceService(router: ServiceRegistrar, member: Mem
   router.service(MaintenanceService, {
     async status() {
       const stats = member.store.stats();
+      const raft = member.cluster.raft();
       return {
         header: responseHeader(member, stats.revision),
         version: member.version,
         dbSizeBytes: BigInt(await directoryBytes(member.engineDir)),
-        leader: member.proposer.leaderId(),
-        raftCommittedIndex: BigInt(stats.appliedIndex),
-        raftAppliedIndex: BigInt(stats.appliedIndex),
-        raftLogSizeBytes: 0n,
-        isLearner: false,
+        leader: raft.leaderId,
+        raftCommittedIndex: BigInt(raft.committedIndex),
+        raftAppliedIndex: BigInt(raft.appliedIndex),
+        raftLogSizeBytes: BigInt(raft.logBytes),
+        isLearner: raft.isLearner,
         compactRevision: BigInt(stats.compactRevision),
-        errors: [],
+        errors: raft.leaderId === 0n ? ["no leader"] : [],
       };
     },
     async *snapshot(_req, ctx) {

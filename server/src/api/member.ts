@@ -13,12 +13,47 @@ export interface MemberIdentity {
   name: string;
   /** URLs clients reach this member on (advertised). */
   clientUrls: string[];
-  /** URLs peers reach this member on (advertised); empty without Raft. */
+  /** URLs peers reach this member on (advertised). */
   peerUrls: string[];
+}
+
+/** One member as the cluster API lists it. */
+export interface ClusterMember {
+  id: bigint;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  isLearner: boolean;
+}
+
+/** This member's view of the Raft group (Maintenance Status). */
+export interface RaftView {
+  leaderId: bigint;
+  term: number;
+  committedIndex: number;
+  appliedIndex: number;
+  logBytes: number;
+  isLearner: boolean;
+}
+
+/**
+ * The cluster as the API sees it: membership (replicated, so every member lists the same) and
+ * changes to it, which go through Raft one at a time. Errors are the Raft layer's typed errors.
+ */
+export interface ClusterControl {
+  raft(): RaftView;
+  /** The members, by ascending ID; `linearizable` first passes a read barrier. */
+  members(linearizable: boolean): Promise<ClusterMember[]>;
+  addMember(peerUrls: string[], isLearner: boolean): Promise<ClusterMember>;
+  promoteMember(id: bigint): Promise<void>;
+  removeMember(id: bigint): Promise<void>;
+  /** Resolves once `targetId` leads (or fails with FAILED_PRECONDITION / UNAVAILABLE). */
+  moveLeader(targetId: bigint): Promise<void>;
 }
 
 export interface MemberContext {
   identity: MemberIdentity;
+  cluster: ClusterControl;
   store: KvStateMachine;
   proposer: Proposer;
   engine: Engine;
@@ -41,5 +76,6 @@ export function responseHeader(member: MemberContext, revision: number): Respons
     memberId: member.identity.memberId,
     revision: BigInt(revision),
     raftTerm: BigInt(member.proposer.term()),
+    leaderId: member.proposer.leaderId(),
   };
 }

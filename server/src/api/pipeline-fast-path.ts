@@ -14,7 +14,7 @@
  * compressed gRPC) goes to connect-node. The protocol is PipelineSession's, as there.
  *
  * Wire: HEADERS (200, content-type, sisyphus-pipeline-max-in-flight) at once, then DATA with
- * the ready message; request DATA is split into envelopes as it arrives (grpc-envelope.ts);
+ * the ready message; request DATA is split into envelopes as it arrives (wire/grpc-envelope.ts);
  * responses are coalesced into one DATA write per flush; the stream always ends with TRAILERS
  * (grpc-status, grpc-message), never trailers-only (HEADERS were sent first), followed by
  * RST_STREAM NO_ERROR if the client had not half-closed yet.
@@ -36,7 +36,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { NodeRequest, NodeResponse } from "./node-http.js";
 import { KVService, PipelineRequestSchema, PipelineResponseSchema, type PipelineRequest } from "../../../gen/sisyphus/kv/v1/kv_pb.js";
-import { encodeEnvelopes, GrpcEnvelopeReader } from "./grpc-envelope.js";
+import { encodeEnvelopes, GrpcEnvelopeReader } from "../wire/index.js";
 import { KvOperations } from "./kv-operations.js";
 import type { MemberContext } from "./member.js";
 import type { CallObserver } from "./observe-interceptor.js";

@@ -8,8 +8,10 @@
  *   kv KeyNotFoundError, LeaseNotFoundError                                -> NOT_FOUND
  *   kv LeaseExistsError                                                    -> ALREADY_EXISTS
  *   kv RequestTooLargeError, TooManyOperationsError                        -> RESOURCE_EXHAUSTED
- *   kv NotAppliedError                                                     -> UNAVAILABLE + metadata sisyphus-not-applied: 1
  *   kv StateMachineClosedError, storage ClosedError                        -> UNAVAILABLE
+ *   raft RaftUnavailableError (no leader, leadership moving, shutting down) -> UNAVAILABLE (+ not-applied
+ *        metadata when the write certainly did not happen; sisyphus-leader names the leader when known)
+ *   raft MembershipChangeError                                             -> FAILED_PRECONDITION
  *   kv CorruptRecordError, storage CorruptionError                         -> DATA_LOSS
  *   storage InvalidArgumentError (a value over the engine's limit)         -> INVALID_ARGUMENT
  *   storage IOError, LockedError, anything unexpected                      -> INTERNAL (message kept generic, logged)
@@ -26,11 +28,11 @@ import {
   LeaseExistsError,
   LeaseNotFoundError,
   LeaseTtlTooLargeError,
-  NotAppliedError,
   RequestTooLargeError,
   StateMachineClosedError,
   TooManyOperationsError,
 } from "../kv/index.js";
+import { MembershipChangeError, RaftUnavailableError } from "../raft/index.js";
 import {
   ClosedError as StorageClosedError,
   CorruptionError as StorageCorruptionError,
@@ -39,6 +41,9 @@ import {
 
 /** Error metadata key set on UNAVAILABLE errors whose write was certainly not applied (safe to retry). */
 export const NOT_APPLIED_METADATA_KEY = "sisyphus-not-applied";
+
+/** Error metadata key naming the leader's member ID (decimal) when this member knows it. */
+export const LEADER_METADATA_KEY = "sisyphus-leader";
 
 /** The Connect error a handler reports for `err`. `internal` tells the caller to log it as a server fault. */
 export function toConnectError(err: unknown): ConnectError {
@@ -55,9 +60,13 @@ export function toConnectError(err: unknown): ConnectError {
   if (err instanceof RequestTooLargeError || err instanceof TooManyOperationsError) {
     return new ConnectError(err.message, Code.ResourceExhausted, undefined, undefined, err);
   }
-  if (err instanceof NotAppliedError) {
-    return new ConnectError(err.message, Code.Unavailable, { [NOT_APPLIED_METADATA_KEY]: "1" }, undefined, err);
+  if (err instanceof RaftUnavailableError) {
+    const metadata: Record<string, string> = {};
+    if (err.notApplied) metadata[NOT_APPLIED_METADATA_KEY] = "1";
+    if (err.leaderId !== 0n) metadata[LEADER_METADATA_KEY] = err.leaderId.toString();
+    return new ConnectError(err.message, Code.Unavailable, metadata, undefined, err);
   }
+  if (err instanceof MembershipChangeError) return new ConnectError(err.message, Code.FailedPrecondition, undefined, undefined, err);
   if (err instanceof StateMachineClosedError || err instanceof StorageClosedError) {
     return new ConnectError("the member is shutting down", Code.Unavailable, undefined, undefined, err);
   }

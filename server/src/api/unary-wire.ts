@@ -18,7 +18,7 @@
  */
 import { fromBinary, fromJsonString, toBinary, toJsonString, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { encodeEnvelopes } from "./grpc-envelope.js";
+import { encodeEnvelopes } from "../wire/index.js";
 import { codeName } from "./status.js";
 
 export interface IncomingHeaders {

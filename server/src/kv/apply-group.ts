@@ -44,6 +44,8 @@ import {
   encodeVersionRecord,
   eventKey,
   leaseKey,
+  encodeMemberRecord,
+  memberKey,
   versionKey,
 } from "./store-layout.js";
 import { type EngineView, type LiveEntry, PendingView } from "./store-view.js";
@@ -56,6 +58,7 @@ import {
   type DeleteRangeRequest,
   type DeleteRangeResult,
   type KeyValue,
+  type MemberRecord,
   type PutRequest,
   type PutResult,
   type RangeRequest,
@@ -84,6 +87,9 @@ class CommandWrites {
   }
 }
 
+/** The cluster's member records, by ID: loaded at open, changed by member commands. */
+export type MemberTable = Map<bigint, MemberRecord>;
+
 interface LeaseWrite {
   id: bigint;
   /** undefined: the lease is gone. */
@@ -94,6 +100,8 @@ export class ApplyGroup {
   readonly pending = new PendingWrites();
   private readonly view: PendingView;
   private readonly leaseWrites: LeaseWrite[] = [];
+  /** Member records changed by this group (undefined: removed), written with its batch. */
+  private readonly memberWrites = new Map<bigint, MemberRecord | undefined>();
   private state: StoreState;
   /** The highest revision a Compact command of this group asked for, 0 if none. */
   compactTo = 0;
@@ -102,6 +110,7 @@ export class ApplyGroup {
     engineView: EngineView,
     private readonly leases: LeaseTable,
     state: StoreState,
+    private readonly members: MemberTable,
   ) {
     this.view = new PendingView(engineView, this.pending);
     this.state = { ...state };
@@ -152,6 +161,10 @@ export class ApplyGroup {
     for (const w of this.leaseWrites) {
       if (w.record === undefined) batch.delete(leaseKey(w.id));
       else batch.put(leaseKey(w.id), w.record);
+    }
+    for (const [id, record] of this.memberWrites) {
+      if (record === undefined) batch.delete(memberKey(id));
+      else batch.put(memberKey(id), encodeMemberRecord(record));
     }
     batch.put(STATE_KEY, encodeStateRecord(this.state));
     return batch;
@@ -213,7 +226,35 @@ export class ApplyGroup {
         }
         return { type: "leaseExpire", expired };
       }
+      case "memberAdd": {
+        // Adds, or replaces (a learner promoted): the client URLs it published stay.
+        const existing = this.members.get(command.id);
+        this.setMember({
+          id: command.id,
+          name: command.name !== "" ? command.name : (existing?.name ?? ""),
+          peerUrls: command.peerUrls,
+          clientUrls: existing?.clientUrls ?? [],
+          learner: command.learner,
+        });
+        return { type: "member" };
+      }
+      case "memberRemove":
+        if (this.members.has(command.id)) {
+          this.members.delete(command.id);
+          this.memberWrites.set(command.id, undefined);
+        }
+        return { type: "member" };
+      case "memberAttributes": {
+        const existing = this.members.get(command.id);
+        if (existing !== undefined) this.setMember({ ...existing, name: command.name, clientUrls: command.clientUrls });
+        return { type: "member" };
+      }
     }
+  }
+
+  private setMember(record: MemberRecord): void {
+    this.members.set(record.id, record);
+    this.memberWrites.set(record.id, record);
   }
 
   private deleteLeaseKeys(id: bigint, writes: CommandWrites): void {

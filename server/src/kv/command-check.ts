@@ -65,8 +65,34 @@ export function checkCommand(command: Command): void {
       return;
     case "leaseRevoke":
     case "leaseExpire":
+    case "memberRemove":
+      return;
+    case "memberAdd":
+      checkMemberName(command.name, "name");
+      checkUrls(command.peerUrls, "peer_urls");
+      return;
+    case "memberAttributes":
+      checkMemberName(command.name, "name");
+      checkUrls(command.clientUrls, "client_urls");
       return;
   }
+}
+
+/** Bounds on what a member record holds, so one proposal cannot bloat every member's store. */
+const MAX_MEMBER_NAME_BYTES = 256;
+const MAX_MEMBER_URLS = 16;
+const MAX_URL_BYTES = 512;
+
+function checkMemberName(name: string, field: string): void {
+  if (Buffer.byteLength(name) > MAX_MEMBER_NAME_BYTES) throw new InvalidArgumentError(`must be at most ${MAX_MEMBER_NAME_BYTES} bytes`, field);
+}
+
+function checkUrls(urls: readonly string[], field: string): void {
+  if (urls.length > MAX_MEMBER_URLS) throw new InvalidArgumentError(`at most ${MAX_MEMBER_URLS} URLs, got ${urls.length}`, field);
+  urls.forEach((u, i) => {
+    if (Buffer.byteLength(u) > MAX_URL_BYTES) throw new InvalidArgumentError(`must be at most ${MAX_URL_BYTES} bytes`, `${field}[${i}]`);
+    if (!/^https?:\/\/[^/\s]+$/.test(u)) throw new InvalidArgumentError(`must be http(s)://host:port, got "${u}"`, `${field}[${i}]`);
+  });
 }
 
 /** Throws RequestTooLargeError or TooManyOperationsError when `command` exceeds `limits`. */

@@ -10,6 +10,10 @@
  *   type 5 leaseGrant   int64 id | svarint ttlSeconds
  *   type 6 leaseRevoke  int64 id
  *   type 7 leaseExpire  varint n | int64 id * n
+ *   type 8 memberAdd         flags (bit 0 learner) | u64 id | string name | strings peerUrls
+ *   type 9 memberRemove      u64 id
+ *   type 10 memberAttributes u64 id | string name | strings clientUrls
+ *     (u64 as int64 bits; string = bytes of UTF-8; strings = varint n | string * n)
  *
  *   putBody      = flags (bit 0 prevKv, 1 ignoreValue, 2 ignoreLease) | bytes key | bytes value | int64 lease
  *   deleteBody   = flags (bit 0 prevKv) | bytes key | bytes rangeEnd
@@ -52,6 +56,9 @@ const enum CommandType {
   LeaseGrant = 5,
   LeaseRevoke = 6,
   LeaseExpire = 7,
+  MemberAdd = 8,
+  MemberRemove = 9,
+  MemberAttributes = 10,
 }
 
 const enum OpCase {
@@ -96,6 +103,19 @@ export function encodeCommand(command: Command): Uint8Array {
       w.byte(CommandType.LeaseExpire).varint(command.ids.length);
       command.ids.forEach((id, i) => w.int64(int64(id, `ids[${i}]`)));
       break;
+    case "memberAdd":
+      w.byte(CommandType.MemberAdd).byte(command.learner ? 1 : 0).int64(BigInt.asIntN(64, command.id));
+      writeString(w, command.name);
+      writeStrings(w, command.peerUrls);
+      break;
+    case "memberRemove":
+      w.byte(CommandType.MemberRemove).int64(BigInt.asIntN(64, command.id));
+      break;
+    case "memberAttributes":
+      w.byte(CommandType.MemberAttributes).int64(BigInt.asIntN(64, command.id));
+      writeString(w, command.name);
+      writeStrings(w, command.clientUrls);
+      break;
     default:
       throw new InvalidArgumentError(`unknown command type ${JSON.stringify((command as { type: unknown }).type)}`, "type");
   }
@@ -139,6 +159,17 @@ export function decodeCommand(bytes: Uint8Array): Command {
       command = { type: "leaseExpire", ids };
       break;
     }
+    case CommandType.MemberAdd: {
+      const learner = (readFlags(r, 0b1) & 1) !== 0;
+      command = { type: "memberAdd", learner, id: BigInt.asUintN(64, r.int64()), name: readString(r), peerUrls: readStrings(r) };
+      break;
+    }
+    case CommandType.MemberRemove:
+      command = { type: "memberRemove", id: BigInt.asUintN(64, r.int64()) };
+      break;
+    case CommandType.MemberAttributes:
+      command = { type: "memberAttributes", id: BigInt.asUintN(64, r.int64()), name: readString(r), clientUrls: readStrings(r) };
+      break;
     default:
       throw new MalformedCommandError(`unknown command type ${type}`, 1);
   }
@@ -147,6 +178,34 @@ export function decodeCommand(bytes: Uint8Array): Command {
 }
 
 // ------------------------------------------------------------------ writers
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function writeString(w: ByteWriter, text: string): void {
+  w.bytes(utf8.encode(text));
+}
+
+function writeStrings(w: ByteWriter, texts: readonly string[]): void {
+  w.varint(texts.length);
+  for (const t of texts) writeString(w, t);
+}
+
+function readString(r: ByteReader): string {
+  const offset = r.offset;
+  try {
+    return fromUtf8.decode(r.bytes());
+  } catch (err) {
+    if (err instanceof MalformedCommandError) throw err;
+    throw new MalformedCommandError("a string that is not UTF-8", offset);
+  }
+}
+
+function readStrings(r: ByteReader): string[] {
+  const out: string[] = [];
+  for (let n = readCount(r, 1); n > 0; n--) out.push(readString(r));
+  return out;
+}
 
 function writePut(w: ByteWriter, p: PutRequest, field: string): void {
   w.byte(flag(p.prevKv, 1) | flag(p.ignoreValue, 2) | flag(p.ignoreLease, 4));

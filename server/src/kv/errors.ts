@@ -8,7 +8,6 @@
  *   LeaseExistsError                                                                       -> ALREADY_EXISTS
  *   RequestTooLargeError, TooManyOperationsError                                           -> RESOURCE_EXHAUSTED
  *   StateMachineClosedError                                                                -> UNAVAILABLE
- *   NotAppliedError                                                                        -> UNAVAILABLE (safe to retry)
  *   CorruptRecordError                                                                     -> INTERNAL (DATA_LOSS)
  */
 
@@ -139,11 +138,6 @@ export class TooManyOperationsError extends KvError {
 /** The state machine was closed, or stopped after a storage failure (`cause` says which). */
 export class StateMachineClosedError extends KvError {
   override name = "StateMachineClosedError";
-}
-
-/** A proposal that was certainly not applied (no leader, shutting down): the client may retry it. */
-export class NotAppliedError extends KvError {
-  override name = "NotAppliedError";
 }
 
 /** A stored record of this layer that does not decode: the engine returned damaged data. */

@@ -23,12 +23,12 @@
  *   "r" be64(rev) be32(sub)      the event log, for watch replay and compaction
  *   "l" be64(lease)              a lease (TTL, granted-at revision)
  *   "a" be64(lease) key          a key attached to a lease
+ *   "p" be64(member)             a member of the cluster (name, peer and client URLs, learner)
  *   "m" state / "m" compacted    applied index + revision + compact revision; compaction progress
  */
 export { KvStateMachine } from "./state-machine.js";
 export type { KvStateMachineOptions, KvStats } from "./state-machine.js";
 export type { WatchSubscription } from "./watch-hub.js";
-export { DirectProposer } from "./proposer.js";
 export type { Proposer } from "./proposer.js";
 export { LeaseExpiry } from "./lease-expiry.js";
 export type { LeaseExpiryOptions } from "./lease-expiry.js";
@@ -51,7 +51,6 @@ export {
   RequestTooLargeError,
   TooManyOperationsError,
   StateMachineClosedError,
-  NotAppliedError,
   CorruptRecordError,
 } from "./errors.js";
 export { SortOrder, SortTarget, CompareOperator, EventType, WatchFilter } from "./types.js";
@@ -78,4 +77,5 @@ export type {
   WatchCancel,
   LeaseInfo,
   LeaseTimeToLive,
+  MemberRecord,
 } from "./types.js";

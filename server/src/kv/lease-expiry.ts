@@ -16,6 +16,8 @@ export interface LeaseExpiryOptions {
   maxLeasesPerCommand: number;
   /** Hears of a failed expiry proposal (it is retried at the next check). */
   onError: (err: unknown) => void;
+  /** Whether this member decides expiry now (the Raft leader); others only apply what it decides. */
+  isLeader: () => boolean;
 }
 
 export class LeaseExpiry {
@@ -23,7 +25,8 @@ export class LeaseExpiry {
   private proposing: Promise<void> | undefined;
 
   constructor(
-    private readonly store: KvStateMachine,
+    /** The current store (a snapshot install replaces it). */
+    private readonly store: () => KvStateMachine,
     private readonly proposer: Proposer,
     private readonly options: LeaseExpiryOptions,
   ) {}
@@ -41,8 +44,8 @@ export class LeaseExpiry {
   }
 
   private check(): void {
-    if (this.proposing !== undefined) return;
-    const ids = this.store.expiredLeases(undefined, this.options.maxLeasesPerCommand);
+    if (this.proposing !== undefined || !this.options.isLeader()) return;
+    const ids = this.store().expiredLeases(undefined, this.options.maxLeasesPerCommand);
     if (ids.length === 0) return;
     this.proposing = this.proposer
       .propose(encodeCommand({ type: "leaseExpire", ids }))

@@ -21,7 +21,7 @@
  * the revision they report always matches the data they saw.
  */
 import type { Engine } from "../storage/index.js";
-import { ApplyGroup } from "./apply-group.js";
+import { ApplyGroup, type MemberTable } from "./apply-group.js";
 import { Compactor } from "./compactor.js";
 import { CorruptRecordError, InvalidArgumentError, StateMachineClosedError } from "./errors.js";
 import { LeaseTable, remainingSeconds } from "./lease-table.js";
@@ -31,16 +31,19 @@ import {
   ATTACHMENT_SPACE,
   COMPACTED_KEY,
   LEASE_SPACE,
+  MEMBER_SPACE,
   STATE_KEY,
   type StoreState,
   decodeCompactedRecord,
   decodeLeaseRecord,
+  decodeMemberRecord,
   decodeStateRecord,
   leaseIdOfKey,
+  memberIdOfKey,
   userKeyOfAttachment,
 } from "./store-layout.js";
 import { EngineView } from "./store-view.js";
-import type { ApplyResult, LeaseInfo, LeaseTimeToLive, RangeRequest, ReadResult, WatchRequest } from "./types.js";
+import type { ApplyResult, LeaseInfo, LeaseTimeToLive, MemberRecord, RangeRequest, ReadResult, WatchRequest } from "./types.js";
 import { WatchHub, type WatchSubscription } from "./watch-hub.js";
 
 export interface KvStateMachineOptions {
@@ -54,6 +57,12 @@ export interface KvStateMachineOptions {
   maxGroupCommands?: number;
   /** Hears once of the storage failure that stopped the state machine. */
   onFailure?: (err: Error) => void;
+  /**
+   * fsync each applied group (default true). A Raft member passes false: its log is the
+   * write-ahead log, synced before entries are applied, and the applied index lands atomically
+   * with each group, so a restart replays the log from appliedIndex() + 1.
+   */
+  syncApplies?: boolean;
 }
 
 export interface KvStats {
@@ -106,6 +115,7 @@ export class KvStateMachine {
     state: StoreState,
     private readonly leaseTable: LeaseTable,
     compactedRevision: number,
+    private readonly memberTable: MemberTable,
   ) {
     this.state = state;
     this.lastQueuedIndex = state.appliedIndex;
@@ -137,7 +147,18 @@ export class KvStateMachine {
       leases.attach(id, keyIdOf(key), key);
     }
     const compacted = decodeCompactedRecord(engine.getSync(COMPACTED_KEY));
-    return new KvStateMachine(engine, options, state, leases, compacted);
+    const members: MemberTable = new Map();
+    for (const m of await KvStateMachine.readMembers(engine)) members.set(m.id, m);
+    return new KvStateMachine(engine, options, state, leases, compacted, members);
+  }
+
+  /** The member records in an engine holding a store (e.g. a checkpoint), by ascending ID. */
+  static async readMembers(engine: Engine): Promise<MemberRecord[]> {
+    const out: MemberRecord[] = [];
+    for await (const [engineKey, record] of engine.iterate({ gte: MEMBER_SPACE.start, lt: MEMBER_SPACE.end })) {
+      out.push({ id: memberIdOfKey(engineKey), ...decodeMemberRecord(record, engineKey) });
+    }
+    return out;
   }
 
   /** The applied index and revisions recorded in an engine holding a store (e.g. a checkpoint), without opening the store. */
@@ -187,6 +208,16 @@ export class KvStateMachine {
     return this.state.compactRevision;
   }
 
+  /** The cluster's members as applied here, by ascending ID. */
+  members(): MemberRecord[] {
+    return [...this.memberTable.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /** Gives every lease a full TTL from now (a new Raft leader does this rather than expire all at once). */
+  renewAllLeases(nowMs: number = this.clock()): void {
+    for (const lease of this.leaseTable.all()) this.leaseTable.keepAlive(lease.id, nowMs);
+  }
+
   /** Resolves once appliedIndex() >= index (for ReadIndex-style linearizable reads). */
   waitForApplied(index: number): Promise<void> {
     if (this.state.appliedIndex >= index) return Promise.resolve();
@@ -213,11 +244,11 @@ export class KvStateMachine {
   }
 
   private async applyGroup(group: QueuedApply[]): Promise<void> {
-    const exec = new ApplyGroup(new EngineView(this.engine, this.state.revision), this.leaseTable, this.state);
+    const exec = new ApplyGroup(new EngineView(this.engine, this.state.revision), this.leaseTable, this.state, this.memberTable);
     const results: ApplyResult[] = [];
     try {
       for (const item of group) results.push(await exec.execute(item.index, item.command));
-      await this.engine.write(exec.toBatch(), { sync: true });
+      await this.engine.write(exec.toBatch(), { sync: this.options.syncApplies ?? true });
     } catch (err) {
       this.fail(err as Error);
       for (const item of group) item.reject(this.stoppedError());

@@ -16,6 +16,7 @@
  *        (watch replay reads these in order; compaction finds superseded versions through them).
  *   "l" | be64(leaseId)                      -> lease record
  *   "a" | be64(leaseId) | userKey            -> empty: the key is attached to the lease
+ *   "p" | be64(memberId)                     -> member record: one member of the cluster
  *   "m" "state"                              -> state record, written with every applied batch
  *   "m" "compacted"                          -> compaction progress: every event below this
  *        revision and every version it superseded has been physically removed
@@ -31,6 +32,8 @@
  *                     | varint version | [int64 lease]
  *   event record    = kind (1 put, 2 delete) | userKey (rest)
  *   lease record    = varint ttlSeconds | varint grantedAtRevision
+ *   member record   = flags (bit 0: learner) | bytes name | varint n | bytes peerUrl * n
+ *                     | varint m | bytes clientUrl * m   (URLs and name UTF-8)
  *   state record    = varint appliedIndex | varint revision | varint compactRevision
  *   compacted       = varint revision
  */
@@ -42,6 +45,7 @@ const VERSION = 0x6b; // "k"
 const EVENT = 0x72; // "r"
 const LEASE = 0x6c; // "l"
 const ATTACHMENT = 0x61; // "a"
+const MEMBER = 0x70; // "p"
 
 export const STATE_KEY: Uint8Array = Buffer.from("mstate");
 export const COMPACTED_KEY: Uint8Array = Buffer.from("mcompacted");
@@ -51,6 +55,7 @@ export const CURRENT_SPACE = { start: Buffer.from([CURRENT]), end: Buffer.from([
 export const VERSION_SPACE = { start: Buffer.from([VERSION]), end: Buffer.from([VERSION + 1]) };
 export const LEASE_SPACE = { start: Buffer.from([LEASE]), end: Buffer.from([LEASE + 1]) };
 export const ATTACHMENT_SPACE = { start: Buffer.from([ATTACHMENT]), end: Buffer.from([ATTACHMENT + 1]) };
+export const MEMBER_SPACE = { start: Buffer.from([MEMBER]), end: Buffer.from([MEMBER + 1]) };
 
 const TWO_32 = 2 ** 32;
 
@@ -196,16 +201,30 @@ export function revisionOfEventKey(engineKey: Uint8Array): number {
   return readBe64(engineKey, 1);
 }
 
-export function leaseKey(id: bigint): Uint8Array {
+/** A key space byte followed by a 64-bit ID, big-endian (leases, members). */
+function idKey(space: number, id: bigint): Uint8Array {
   const out = Buffer.allocUnsafe(9);
-  out[0] = LEASE;
+  out[0] = space;
   out.writeBigUInt64BE(BigInt.asUintN(64, id), 1);
   return out;
+}
+
+export function leaseKey(id: bigint): Uint8Array {
+  return idKey(LEASE, id);
 }
 
 export function leaseIdOfKey(engineKey: Uint8Array): bigint {
   if (engineKey.length < 9) throw new CorruptRecordError("lease key too short", engineKey);
   return Buffer.from(engineKey.buffer, engineKey.byteOffset, engineKey.length).readBigInt64BE(1);
+}
+
+export function memberKey(id: bigint): Uint8Array {
+  return idKey(MEMBER, id);
+}
+
+export function memberIdOfKey(engineKey: Uint8Array): bigint {
+  if (engineKey.length !== 9) throw new CorruptRecordError("member key of the wrong length", engineKey);
+  return Buffer.from(engineKey.buffer, engineKey.byteOffset, engineKey.length).readBigUInt64BE(1);
 }
 
 export function attachmentKey(id: bigint, key: Uint8Array): Uint8Array {
@@ -305,6 +324,33 @@ export function decodeLeaseRecord(record: Uint8Array, engineKey: Uint8Array): { 
   const grantedAtRevision = r.varint();
   if (!r.done()) throw new CorruptRecordError("lease record with trailing bytes", engineKey);
   return { ttlSeconds, grantedAtRevision };
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+export function encodeMemberRecord(m: { name: string; peerUrls: readonly string[]; clientUrls: readonly string[]; learner: boolean }): Uint8Array {
+  const w = new ByteWriter(64).byte(m.learner ? 1 : 0).bytes(utf8.encode(m.name));
+  w.varint(m.peerUrls.length);
+  for (const u of m.peerUrls) w.bytes(utf8.encode(u));
+  w.varint(m.clientUrls.length);
+  for (const u of m.clientUrls) w.bytes(utf8.encode(u));
+  return w.finish();
+}
+
+export function decodeMemberRecord(record: Uint8Array, engineKey: Uint8Array): { name: string; peerUrls: string[]; clientUrls: string[]; learner: boolean } {
+  const r = recordReader(record, engineKey);
+  try {
+    const flags = r.byte();
+    const name = fromUtf8.decode(r.bytes());
+    const peerUrls = Array.from({ length: r.varint() }, () => fromUtf8.decode(r.bytes()));
+    const clientUrls = Array.from({ length: r.varint() }, () => fromUtf8.decode(r.bytes()));
+    if (!r.done() || flags > 1) throw new CorruptRecordError("malformed member record", engineKey);
+    return { name, peerUrls, clientUrls, learner: flags === 1 };
+  } catch (err) {
+    if (err instanceof CorruptRecordError) throw err;
+    throw new CorruptRecordError(`member record is not valid UTF-8: ${(err as Error).message}`, engineKey);
+  }
 }
 
 export interface StoreState {

@@ -154,7 +154,24 @@ export type Command =
   | { type: "leaseGrant"; id: bigint; ttlSeconds: number }
   | { type: "leaseRevoke"; id: bigint }
   /** Expires every listed lease that still exists; chosen by the leader from expiredLeases(). */
-  | { type: "leaseExpire"; ids: bigint[] };
+  | { type: "leaseExpire"; ids: bigint[] }
+  /**
+   * Membership (replicated member records). memberAdd/memberRemove are recorded when a Raft
+   * membership change is applied; memberAttributes is proposed by a member once it serves, to
+   * publish its name and client URLs. None changes the revision.
+   */
+  | { type: "memberAdd"; id: bigint; name: string; peerUrls: string[]; learner: boolean }
+  | { type: "memberRemove"; id: bigint }
+  | { type: "memberAttributes"; id: bigint; name: string; clientUrls: string[] };
+
+/** One member of the cluster as the store records it. */
+export interface MemberRecord {
+  id: bigint;
+  name: string;
+  peerUrls: string[];
+  clientUrls: string[];
+  learner: boolean;
+}
 
 export type CommandResult =
   | { type: "put"; result: PutResult }
@@ -164,7 +181,8 @@ export type CommandResult =
   | { type: "leaseGrant"; id: bigint; ttlSeconds: number }
   | { type: "leaseRevoke" }
   /** The listed leases that existed and were expired, in the order given. */
-  | { type: "leaseExpire"; expired: bigint[] };
+  | { type: "leaseExpire"; expired: bigint[] }
+  | { type: "member" };
 
 /**
  * What apply() reports for one log entry. `revision` is the store's revision after the entry

@@ -2,4 +2,4 @@
 export { createLogger, LOG_LEVELS } from "./logger.js";
 export type { Logger } from "./logger.js";
 export { Metrics } from "./metrics.js";
-export type { StoreStatsSource } from "./metrics.js";
+export type { RaftStatsSource, StoreStatsSource } from "./metrics.js";

@@ -31,6 +31,14 @@ export interface StoreStatsSource {
   };
 }
 
+/** What the Raft gauges read at scrape time. */
+export interface RaftStatsSource {
+  status(): { role: string; term: number; commit: number; durableApplied: number; lastIndex: number; firstIndex: number };
+  proposals(): { proposalsCommitted: number; proposalsFailed: number; proposalsPending: number; snapshotsTaken: number };
+  logBytes(): number;
+  peers(): { peer: string; connected: boolean; batchesSent: number; messagesSent: number; snapshotsSent: number; rttMs: number | undefined }[];
+}
+
 /** Latency buckets in seconds: 50 us to 10 s, dense where durable writes land (0.5-20 ms). */
 const LATENCY_BUCKETS_SECONDS = [
   0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1,
@@ -47,6 +55,11 @@ export class Metrics {
   /** Pipeline stream calls, by operation and code (their stream is one request above). */
   readonly pipelineCalls: Counter<"op" | "code">;
   readonly pipelineSeconds: Histogram<"op">;
+  readonly raftLeaderChanges: Counter;
+  /** Entries persisted per Raft Ready (one log write and fsync; the leader's append batch). */
+  readonly raftReadyEntries: Histogram;
+  /** Time to persist one Ready (log write + fsync). */
+  readonly raftSaveSeconds: Histogram;
 
   constructor() {
     // prom-client's names already say what they are (process_cpu_seconds_total, nodejs_heap_size_used_bytes).
@@ -76,6 +89,23 @@ export class Metrics {
       labelNames: ["op", "code"],
       registers: [this.registry],
     });
+    this.raftLeaderChanges = new Counter({
+      name: "sisyphus_raft_leader_changes_total",
+      help: "Times this member saw the leader change (including to no leader)",
+      registers: [this.registry],
+    });
+    this.raftReadyEntries = new Histogram({
+      name: "sisyphus_raft_ready_entries",
+      help: "Log entries persisted per Raft Ready (one write and fsync; on the leader, one append batch per follower)",
+      buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096],
+      registers: [this.registry],
+    });
+    this.raftSaveSeconds = new Histogram({
+      name: "sisyphus_raft_save_duration_seconds",
+      help: "Time to persist one Raft Ready (log write and fsync)",
+      buckets: LATENCY_BUCKETS_SECONDS,
+      registers: [this.registry],
+    });
     this.pipelineSeconds = new Histogram({
       name: "sisyphus_pipeline_call_duration_seconds",
       help: "Latency of one call on a KV Pipeline stream, request received to response queued",
@@ -85,18 +115,57 @@ export class Metrics {
     });
   }
 
-  /** Adds gauges that read the store's statistics at scrape time. */
-  observeStore(source: StoreStatsSource): void {
-    const gauge = (name: string, help: string, read: () => number): void => {
+  /** A gauge whose value is read when Prometheus scrapes. */
+  private scrapedGauge(name: string, help: string, read: () => number): void {
+    new Gauge({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  }
+
+  /** Adds gauges that read this member's Raft state at scrape time. */
+  observeRaft(source: RaftStatsSource): void {
+    const gauge = (name: string, help: string, read: () => number): void => this.scrapedGauge(name, help, read);
+    gauge("sisyphus_raft_is_leader", "1 when this member leads the cluster", () => (source.status().role === "leader" ? 1 : 0));
+    gauge("sisyphus_raft_term", "This member's Raft term", () => source.status().term);
+    gauge("sisyphus_raft_committed_index", "Index of the last log entry known committed", () => source.status().commit);
+    gauge("sisyphus_raft_applied_index", "Index of the last log entry applied to the store", () => source.status().durableApplied);
+    gauge("sisyphus_raft_apply_lag_entries", "Committed entries not yet applied here", () => source.status().commit - source.status().durableApplied);
+    gauge("sisyphus_raft_log_entries", "Entries in the uncompacted Raft log", () => source.status().lastIndex - source.status().firstIndex + 1);
+    gauge("sisyphus_raft_log_bytes", "Bytes of the Raft log on disk", () => source.logBytes());
+    gauge("sisyphus_raft_proposals_committed_total", "Proposals made through this member that committed", () => source.proposals().proposalsCommitted);
+    gauge("sisyphus_raft_proposals_failed_total", "Proposals made through this member that certainly failed (lost in a leader change)", () => source.proposals().proposalsFailed);
+    gauge("sisyphus_raft_proposals_pending", "Proposals made through this member waiting to be applied", () => source.proposals().proposalsPending);
+    gauge("sisyphus_raft_snapshots_total", "Snapshots taken by this member (each compacts the log)", () => source.proposals().snapshotsTaken);
+    const peerGauge = (name: string, help: string, read: (p: ReturnType<RaftStatsSource["peers"]>[number]) => number | undefined): void => {
       new Gauge({
         name,
         help,
+        labelNames: ["peer"],
         registers: [this.registry],
         collect() {
-          this.set(read());
+          this.reset();
+          for (const p of source.peers()) {
+            const value = read(p);
+            if (value !== undefined) this.set({ peer: p.peer }, value);
+          }
         },
       });
     };
+    peerGauge("sisyphus_raft_peer_connected", "1 while the connection to the peer is up", (p) => (p.connected ? 1 : 0));
+    peerGauge("sisyphus_raft_peer_batches_sent_total", "Append batches sent to the peer", (p) => p.batchesSent);
+    peerGauge("sisyphus_raft_peer_messages_sent_total", "Raft messages sent to the peer", (p) => p.messagesSent);
+    peerGauge("sisyphus_raft_peer_snapshots_sent_total", "Snapshots sent to the peer", (p) => p.snapshotsSent);
+    peerGauge("sisyphus_raft_peer_round_trip_seconds", "Last measured round-trip time to the peer (HTTP/2 PING)", (p) => (p.rttMs === undefined ? undefined : p.rttMs / 1000));
+  }
+
+  /** Adds gauges that read the store's statistics at scrape time. */
+  observeStore(source: StoreStatsSource): void {
+    const gauge = (name: string, help: string, read: () => number): void => this.scrapedGauge(name, help, read);
     gauge("sisyphus_mvcc_revision", "The store's current revision", () => source.kv().revision);
     gauge("sisyphus_mvcc_compact_revision", "The oldest readable revision (last compaction)", () => source.kv().compactRevision);
     gauge(

@@ -5,7 +5,11 @@
  */
 export { RaftCore } from "./raft-core.js";
 export { applyConfChange, bootstrapState, decodeConfChange, encodeConfChange } from "./conf-change.js";
-export { RaftError } from "./errors.js";
+export { MembershipChangeError, RaftError, RaftLogCorruptionError, RaftUnavailableError } from "./errors.js";
+export { RaftNode } from "./raft-node.js";
+export { DurableLog } from "./raft-log-store.js";
+export type { LogUpdate, RaftLogStoreOptions } from "./raft-log-store.js";
+export type { RaftApplier, RaftLogStore, RaftMessenger, RaftNodeEvents, RaftNodeOptions } from "./raft-node.js";
 export { committedIndex, majorityCommittedIndex, majorityVoteResult, voteResult } from "./quorum.js";
 export type { MajorityConfig, NodeId, QuorumConfig, VoteResult } from "./quorum.js";
 export { NO_NODE } from "./types.js";

@@ -717,8 +717,10 @@ export class RaftCore {
 
   private onConfChanged(): void {
     const next = this.log.lastIndex() + 1;
-    for (const id of [...this.progress.keys()]) {
-      if (!this.conf.voters.includes(id) && !this.conf.learners.includes(id)) this.progress.delete(id);
+    for (const [id, pr] of [...this.progress]) {
+      if (this.conf.voters.includes(id) || this.conf.learners.includes(id)) continue;
+      if (this.role === "leader" && id !== this.id) this.sendFarewell(pr);
+      this.progress.delete(id);
     }
     for (const [ids, learner] of [
       [this.conf.voters, false],
@@ -742,6 +744,18 @@ export class RaftCore {
     // A smaller quorum may commit more now.
     this.maybeCommit();
     this.appendsWanted = "all";
+  }
+
+  /**
+   * A last append to a member whose removal just committed: the entries it lacks up to the
+   * commit index (which includes its removal) and that commit index, so it applies its removal
+   * and stops instead of waiting for a leader that no longer talks to it. Best effort.
+   */
+  private sendFarewell(pr: Progress): void {
+    const prevTerm = this.log.term(pr.match);
+    const entries = this.log.slice(pr.match + 1, this.log.commit + 1, this.config.maxAppendBytes);
+    if (prevTerm === undefined || entries === undefined) return;
+    this.send({ type: "append", from: this.id, to: pr.id, term: this.term, prevIndex: pr.match, prevTerm, entries, commit: this.log.commit });
   }
 
   /** Builds the appends and heartbeats marked since the last Ready. */

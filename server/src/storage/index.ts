@@ -10,3 +10,7 @@ export { StorageError, InvalidArgumentError, ClosedError, LockedError, Corruptio
 export { MAX_KEY_BYTES, MAX_VALUE_BYTES } from "./internal-key.js";
 /** Temp file, fsync, rename, directory fsync: for small files other layers must never see half-written. */
 export { writeFileAtomic } from "./file-names.js";
+/** A checkpoint directory packed into one stream (snapshots, Raft snapshot transfer) and back. */
+export { packDirectory, unpackArchive, syncDirectory, SNAPSHOT_MAGIC } from "./checkpoint-archive.js";
+/** The CRC-framed record log shared by the WAL, the manifest and the Raft log (record-log.ts documents the framing). */
+export { RecordLogWriter, readRecordLog } from "./record-log.js";

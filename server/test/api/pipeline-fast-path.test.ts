@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { create, fromBinary, toBinary, type MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
 import { PipelineRequestSchema, PipelineResponseSchema, type PipelineResponse } from "../../../gen/sisyphus/kv/v1/kv_pb.js";
-import { GrpcEnvelopeReader } from "../../src/api/grpc-envelope.js";
+import { GrpcEnvelopeReader } from "../../src/wire/index.js";
 import { connectHttp2, grpcFrame } from "../e2e/raw-rpc.js";
 import { ServerProcess, stopAllServers } from "../e2e/server-process.js";
 import { withDeadline } from "../e2e/streams.js";

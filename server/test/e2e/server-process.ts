@@ -44,7 +44,7 @@ export class ServerProcess {
 
   static async start(options: ServerOptions = {}): Promise<ServerProcess> {
     const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "sisyphus-e2e-"));
-    const args = [MAIN, "--data-dir", dataDir, "--listen-client-url", "http://127.0.0.1:0", "--log-level", "info", ...(options.args ?? [])];
+    const args = [MAIN, "--data-dir", dataDir, "--listen-client-url", "http://127.0.0.1:0", "--listen-peer-url", "http://127.0.0.1:0", "--log-level", "info", ...(options.args ?? [])];
     const child = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     const url = await new Promise<string>((resolve, reject) => {

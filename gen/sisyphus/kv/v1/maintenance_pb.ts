@@ -33,8 +33,7 @@ export const StatusRequestSchema: GenMessage<StatusRequest> = /*@__PURE__*/
   messageDesc(file_sisyphus_kv_v1_maintenance, 0);
 
 /**
- * StatusResponse describes the answering member. The Raft fields are 0 when the member runs
- * without Raft (a single node started without --initial-cluster).
+ * StatusResponse describes the answering member, including its view of the Raft group.
  *
  * @generated from message sisyphus.kv.v1.StatusResponse
  */
@@ -61,8 +60,7 @@ export type StatusResponse = Message<"sisyphus.kv.v1.StatusResponse"> & {
   dbSizeBytes: bigint;
 
   /**
-   * The ID of the member this member believes is the leader; 0 when it knows of none. A single
-   * node without Raft reports its own ID.
+   * The ID of the member this member believes is the leader; 0 when it knows of none.
    *
    * @generated from field: uint64 leader = 4;
    */

@@ -23,7 +23,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file sisyphus/kv/v1/types.proto.
  */
 export const file_sisyphus_kv_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChpzaXN5cGh1cy9rdi92MS90eXBlcy5wcm90bxIOc2lzeXBodXMua3YudjEidQoIS2V5VmFsdWUSCwoDa2V5GAEgASgMEhcKD2NyZWF0ZV9yZXZpc2lvbhgCIAEoAxIUCgxtb2RfcmV2aXNpb24YAyABKAMSDwoHdmVyc2lvbhgEIAEoAxINCgV2YWx1ZRgFIAEoDBINCgVsZWFzZRgGIAEoAyJcCg5SZXNwb25zZUhlYWRlchISCgpjbHVzdGVyX2lkGAEgASgEEhEKCW1lbWJlcl9pZBgCIAEoBBIQCghyZXZpc2lvbhgDIAEoAxIRCglyYWZ0X3Rlcm0YBCABKAQigQEKBUV2ZW50EicKBHR5cGUYASABKA4yGS5zaXN5cGh1cy5rdi52MS5FdmVudFR5cGUSJAoCa3YYAiABKAsyGC5zaXN5cGh1cy5rdi52MS5LZXlWYWx1ZRIpCgdwcmV2X2t2GAMgASgLMhguc2lzeXBodXMua3YudjEuS2V5VmFsdWUqUgoJRXZlbnRUeXBlEhoKFkVWRU5UX1RZUEVfVU5TUEVDSUZJRUQQABISCg5FVkVOVF9UWVBFX1BVVBABEhUKEUVWRU5UX1RZUEVfREVMRVRFEAJiBnByb3RvMw");
+  fileDesc("ChpzaXN5cGh1cy9rdi92MS90eXBlcy5wcm90bxIOc2lzeXBodXMua3YudjEidQoIS2V5VmFsdWUSCwoDa2V5GAEgASgMEhcKD2NyZWF0ZV9yZXZpc2lvbhgCIAEoAxIUCgxtb2RfcmV2aXNpb24YAyABKAMSDwoHdmVyc2lvbhgEIAEoAxINCgV2YWx1ZRgFIAEoDBINCgVsZWFzZRgGIAEoAyJvCg5SZXNwb25zZUhlYWRlchISCgpjbHVzdGVyX2lkGAEgASgEEhEKCW1lbWJlcl9pZBgCIAEoBBIQCghyZXZpc2lvbhgDIAEoAxIRCglyYWZ0X3Rlcm0YBCABKAQSEQoJbGVhZGVyX2lkGAUgASgEIoEBCgVFdmVudBInCgR0eXBlGAEgASgOMhkuc2lzeXBodXMua3YudjEuRXZlbnRUeXBlEiQKAmt2GAIgASgLMhguc2lzeXBodXMua3YudjEuS2V5VmFsdWUSKQoHcHJldl9rdhgDIAEoCzIYLnNpc3lwaHVzLmt2LnYxLktleVZhbHVlKlIKCUV2ZW50VHlwZRIaChZFVkVOVF9UWVBFX1VOU1BFQ0lGSUVEEAASEgoORVZFTlRfVFlQRV9QVVQQARIVChFFVkVOVF9UWVBFX0RFTEVURRACYgZwcm90bzM");
 
 /**
  * KeyValue is one key and its value as stored at some revision, with the key's MVCC metadata.
@@ -118,12 +118,19 @@ export type ResponseHeader = Message<"sisyphus.kv.v1.ResponseHeader"> & {
   revision: bigint;
 
   /**
-   * The Raft term of the answering member when the request was served; 0 when the member runs
-   * without Raft (a single node started without a cluster).
+   * The Raft term of the answering member when the request was served.
    *
    * @generated from field: uint64 raft_term = 4;
    */
   raftTerm: bigint;
+
+  /**
+   * The member the answering member believes leads the cluster, 0 when it knows of none (an
+   * election is under way). Clients send writes there directly to save the forwarding hop.
+   *
+   * @generated from field: uint64 leader_id = 5;
+   */
+  leaderId: bigint;
 };
 
 /**

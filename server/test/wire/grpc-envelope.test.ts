@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import fc from "fast-check";
-import { GrpcEnvelopeReader } from "../../src/api/grpc-envelope.js";
+import { GrpcEnvelopeReader } from "../../src/wire/index.js";
 
 function envelope(message: Uint8Array, flags = 0): Buffer {
   const frame = Buffer.alloc(5 + message.length);
