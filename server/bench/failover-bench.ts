@@ -37,6 +37,24 @@ interface Success {
   doneAt: number;
 }
 
+/** A kill whose gap exceeds this is reported with the survivors' Raft transitions (the target p99 is 300 ms). */
+const SLOW_GAP_MS = 300;
+
+/** Each running member's "raft state changed" log lines since `sinceMs` (performance.now() time), as "+ms role term". */
+function raftTransitionsSince(cluster: TestCluster, sinceMs: number): Record<string, string[]> {
+  const sinceEpochMs = Date.now() - (performance.now() - sinceMs);
+  const out: Record<string, string[]> = {};
+  for (const name of cluster.running()) {
+    out[name] = (cluster.processes.get(name)?.output ?? "")
+      .split("\n")
+      .filter((line) => line.includes('"raft state changed"'))
+      .map((line) => JSON.parse(line) as { time: number; role: string; term: number })
+      .filter((e) => e.time >= sinceEpochMs)
+      .map((e) => `+${e.time - Math.round(sinceEpochMs)}ms ${e.role} term ${e.term}`);
+  }
+  return out;
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -74,6 +92,10 @@ async function main(): Promise<void> {
     });
 
     const gaps: number[] = [];
+    /** When a status poll first saw the survivors agree on a new leader (an upper bound on the election). */
+    const elections: number[] = [];
+    /** Kills whose gap exceeded SLOW_GAP_MS, with what each survivor logged about its Raft role meanwhile. */
+    const slowKills: { kill: number; gap_ms: number; raft: Record<string, string[]> }[] = [];
     for (let k = 0; k < KILLS; k++) {
       const leader = await cluster.waitForLeader(ROUND_TIMEOUT_MS);
       // Steady state first: writes have been succeeding for a while.
@@ -81,10 +103,16 @@ async function main(): Promise<void> {
       await cluster.waitUntil("writes flowing", async () => successes.some((s) => s.sentAt > warmFrom + 300), ROUND_TIMEOUT_MS);
       const killedAt = performance.now();
       await cluster.kill(leader);
+      const elected = cluster.waitForLeader(ROUND_TIMEOUT_MS).then(() => performance.now() - killedAt);
       await cluster.waitUntil("a write sent after the kill to succeed", async () => successes.some((s) => s.sentAt > killedAt), ROUND_TIMEOUT_MS);
       const first = Math.min(...successes.filter((s) => s.sentAt > killedAt).map((s) => s.doneAt));
       gaps.push(first - killedAt);
-      process.stdout.write(`kill ${k + 1}/${KILLS}: ${leader} killed, writes resumed after ${(first - killedAt).toFixed(1)} ms\n`);
+      const electionMs = await elected;
+      elections.push(electionMs);
+      if (first - killedAt > SLOW_GAP_MS) slowKills.push({ kill: k + 1, gap_ms: first - killedAt, raft: raftTransitionsSince(cluster, killedAt) });
+      process.stdout.write(
+        `kill ${k + 1}/${KILLS}: ${leader} killed, a new leader seen after ${electionMs.toFixed(1)} ms, writes resumed after ${(first - killedAt).toFixed(1)} ms\n`,
+      );
       await cluster.startMember(leader);
       const newLeader = await cluster.waitForLeader(ROUND_TIMEOUT_MS);
       await cluster.waitUntil(
@@ -115,11 +143,13 @@ async function main(): Promise<void> {
       settings: { members: 3, writers: WRITERS, heartbeat_interval_ms: 20, election_timeout_ms: 100, protocol: "Connect JSON over HTTP/1.1 (fetch)" },
       kills: KILLS,
       gaps_ms: gaps.map(round),
+      leader_seen_ms: elections.map(round),
       p50_ms: round(percentile(sorted, 50)),
       p99_ms: round(percentile(sorted, 99)),
       max_ms: round(sorted[sorted.length - 1] ?? 0),
       acked_writes: acked.size,
       lost_acked_writes: lost,
+      slow_kills: slowKills,
     };
     fs.mkdirSync(values.out, { recursive: true });
     fs.writeFileSync(path.join(values.out, "failover.json"), `${JSON.stringify(result, null, 2)}\n`);

@@ -71,10 +71,14 @@ export interface WatchBatch {
 /** Opens one watcher on an endpoint; its responses start with the created (or canceled) one. */
 export type OpenWatcher = (endpoint: Endpoint, create: WatchCreateRequest, signal: AbortSignal) => AsyncIterable<WatchResponse>;
 
-/** Whether a failed watch stream is worth re-creating (the server dropped it, or the connection failed). */
+/**
+ * Whether a failed watch stream is worth re-creating (the server dropped it, or the connection
+ * failed). Called only when the watcher was not canceled, so CANCELED here is the HTTP/2 stream
+ * reset of a member that went away (connect-node reports a killed peer's stream that way).
+ */
 function isResumable(err: ConnectError): boolean {
   if (err instanceof SisyphusClientError) return false;
-  return err.code === Code.Unavailable || isTransportFailure(err);
+  return err.code === Code.Unavailable || err.code === Code.Canceled || isTransportFailure(err);
 }
 
 function watchEvent(event: WatchResponse["events"][number]): WatchEvent {

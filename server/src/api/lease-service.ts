@@ -1,7 +1,8 @@
 /**
- * LeaseService. Grant and Revoke are writes through the proposer (Revoke deletes the lease's
- * keys in one revision); KeepAlive, KeepAliveOnce, TimeToLive and Leases act on this member's
- * lease clock (the leader's, once there is Raft). Semantics in lease.proto.
+ * LeaseService. Grant, Revoke and keep-alives are writes through Raft (Revoke deletes the lease's
+ * keys in one revision; a keep-alive restarts the TTL on every member, so the leader, which
+ * alone decides expiry, hears of keep-alives sent to any member). TimeToLive and Leases read
+ * this member's lease clock. Semantics in lease.proto.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { LeaseService, type KeepAliveRequest } from "../../../gen/sisyphus/kv/v1/lease_pb.js";
@@ -14,12 +15,15 @@ import type { ServiceRegistrar } from "./unary-method-table.js";
 
 export function registerLeaseService(router: ServiceRegistrar, member: MemberContext): void {
   const ops = new KvOperations(member);
-  const { store } = member;
   // Answers KeepAlive and KeepAliveOnce alike (their responses have the same fields).
-  const keepAlive = (id: bigint) => {
+  const keepAlive = async (id: bigint) => {
     if (id <= 0n) throw new ConnectError(`id: must be positive, got ${id}`, Code.InvalidArgument);
-    const ttl = store.keepAlive(id);
-    return { header: responseHeader(member, store.revision()), id, ttl: BigInt(ttl) };
+    try {
+      const { result, revision } = await ops.write({ type: "leaseKeepAlive", id }, "leaseKeepAlive");
+      return { header: responseHeader(member, revision), id, ttl: BigInt(result.ttlSeconds) };
+    } catch (err) {
+      throw toConnectError(err);
+    }
   };
   router.service(LeaseService, {
     async grant(req) {
@@ -47,12 +51,14 @@ export function registerLeaseService(router: ServiceRegistrar, member: MemberCon
       return keepAlive(req.id);
     },
     timeToLive(req) {
+      const store = member.store;
       const info = store.timeToLive(req.id, { keys: req.keys });
       const header = responseHeader(member, store.revision());
       if (info === undefined) return { header, id: req.id, ttl: -1n, grantedTtl: 0n };
       return { header, id: req.id, ttl: BigInt(info.ttlSeconds), grantedTtl: BigInt(info.grantedTtlSeconds), keys: info.keys ?? [] };
     },
     leases() {
+      const store = member.store;
       return {
         header: responseHeader(member, store.revision()),
         leases: store.leases().map((l) => ({ id: l.id, ttl: BigInt(l.ttlSeconds), grantedTtl: BigInt(l.grantedTtlSeconds) })),

@@ -226,7 +226,12 @@ class FastPipelineStream {
       // because one submitted from within that callback overtakes them (node then drops them).
       // Until then the client's bytes are read and dropped.
       const stream = this.res.stream;
-      stream.once("wantTrailers", () => setImmediate(() => stream.close(http2.constants.NGHTTP2_NO_ERROR)));
+      stream.once("wantTrailers", () =>
+        setImmediate(() => {
+          // Never touch a stream the session's teardown destroyed meanwhile.
+          if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        }),
+      );
       if (this.readingPaused) this.req.resume();
     }
     this.res.end();

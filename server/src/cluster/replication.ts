@@ -24,6 +24,17 @@ import { decodeMemberInfo } from "./member-info.js";
 import { RaftCluster } from "./raft-cluster.js";
 import { SnapshotFiles } from "./snapshot-files.js";
 
+/**
+ * The Raft clock's period: fine enough that randomized election timeouts take many distinct
+ * values. Two followers that time out within one round trip of each other split the vote and
+ * need another round; with the default 100 ms timeout a 5 ms tick gives 20 values (a 20 ms tick
+ * gave 5, and bench:failover saw splits). The driver catches up on late timer firings, so a fine
+ * tick does not stretch timeouts under load. Never coarser than the heartbeat interval.
+ */
+function raftTickMs(config: MemberConfig): number {
+  return Math.max(1, Math.min(5, config.heartbeatIntervalMs));
+}
+
 /** How long a removed member's link stays up after its removal is applied here. */
 const REMOVED_PEER_GRACE_MS = 2000;
 
@@ -91,11 +102,12 @@ export class Replication {
       const initial = startingPoint({ recovered, storeAppliedIndex: replica.store.appliedIndex(), state: config.initialClusterState, selfId: ids.memberId, founders });
       if (recovered === undefined) await log.save({ hardState: initial.hardState, snapshot: initial.snapshot, entries: initial.entries });
       const applied = replica.store.appliedIndex();
+      const tickMs = raftTickMs(config);
       const core = new RaftCore(
         {
           id: ids.memberId,
-          heartbeatTicks: 1,
-          electionTicks: Math.max(2, Math.round(config.electionTimeoutMs / config.heartbeatIntervalMs)),
+          heartbeatTicks: Math.max(1, Math.round(config.heartbeatIntervalMs / tickMs)),
+          electionTicks: Math.max(Math.round(config.heartbeatIntervalMs / tickMs) + 1, Math.round(config.electionTimeoutMs / tickMs)),
           random: Math.random,
           preVote: true,
           checkQuorum: true,
@@ -140,7 +152,7 @@ export class Replication {
         },
         applier: replica,
         options: {
-          tickMs: config.heartbeatIntervalMs,
+          tickMs,
           snapshotEntries: config.snapshotCount,
           readTimeoutMs: Math.max(1000, 10 * config.electionTimeoutMs),
         },

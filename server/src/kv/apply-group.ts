@@ -238,6 +238,9 @@ export class ApplyGroup {
         });
         return { type: "member" };
       }
+      case "leaseKeepAlive":
+        // Not a revision: only this member's lease clock moves (deadlines are local, never stored).
+        return { type: "leaseKeepAlive", ttlSeconds: this.leases.keepAliveNow(command.id) };
       case "memberRemove":
         if (this.members.has(command.id)) {
           this.members.delete(command.id);

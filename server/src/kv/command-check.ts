@@ -67,6 +67,9 @@ export function checkCommand(command: Command): void {
     case "leaseExpire":
     case "memberRemove":
       return;
+    case "leaseKeepAlive":
+      if (command.id <= 0n) throw new InvalidArgumentError(`must be positive, got ${command.id}`, "id");
+      return;
     case "memberAdd":
       checkMemberName(command.name, "name");
       checkUrls(command.peerUrls, "peer_urls");

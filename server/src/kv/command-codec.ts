@@ -13,6 +13,7 @@
  *   type 8 memberAdd         flags (bit 0 learner) | u64 id | string name | strings peerUrls
  *   type 9 memberRemove      u64 id
  *   type 10 memberAttributes u64 id | string name | strings clientUrls
+ *   type 11 leaseKeepAlive   int64 id
  *     (u64 as int64 bits; string = bytes of UTF-8; strings = varint n | string * n)
  *
  *   putBody      = flags (bit 0 prevKv, 1 ignoreValue, 2 ignoreLease) | bytes key | bytes value | int64 lease
@@ -59,6 +60,7 @@ const enum CommandType {
   MemberAdd = 8,
   MemberRemove = 9,
   MemberAttributes = 10,
+  LeaseKeepAlive = 11,
 }
 
 const enum OpCase {
@@ -110,6 +112,9 @@ export function encodeCommand(command: Command): Uint8Array {
       break;
     case "memberRemove":
       w.byte(CommandType.MemberRemove).int64(BigInt.asIntN(64, command.id));
+      break;
+    case "leaseKeepAlive":
+      w.byte(CommandType.LeaseKeepAlive).int64(int64(command.id, "id"));
       break;
     case "memberAttributes":
       w.byte(CommandType.MemberAttributes).int64(BigInt.asIntN(64, command.id));
@@ -166,6 +171,9 @@ export function decodeCommand(bytes: Uint8Array): Command {
     }
     case CommandType.MemberRemove:
       command = { type: "memberRemove", id: BigInt.asUintN(64, r.int64()) };
+      break;
+    case CommandType.LeaseKeepAlive:
+      command = { type: "leaseKeepAlive", id: r.int64() };
       break;
     case CommandType.MemberAttributes:
       command = { type: "memberAttributes", id: BigInt.asUintN(64, r.int64()), name: readString(r), clientUrls: readStrings(r) };

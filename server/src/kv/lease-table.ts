@@ -58,6 +58,11 @@ export class LeaseTable {
   }
 
   /** Restarts the lease's TTL; returns the TTL in seconds, or 0 if the lease does not exist. */
+  /** keepAlive at this table's clock's now. */
+  keepAliveNow(id: bigint): number {
+    return this.keepAlive(id, this.clock());
+  }
+
   keepAlive(id: bigint, nowMs: number): number {
     const lease = this.leases.get(id);
     if (lease === undefined) return 0;

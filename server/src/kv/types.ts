@@ -161,6 +161,12 @@ export type Command =
    * publish its name and client URLs. None changes the revision.
    */
   | { type: "memberAdd"; id: bigint; name: string; peerUrls: string[]; learner: boolean }
+  /**
+   * Restarts a lease's TTL on every member (each from its own clock when it applies it). Kept
+   * alive through the log so that the leader, which alone decides expiry, hears of keep-alives
+   * sent to any member.
+   */
+  | { type: "leaseKeepAlive"; id: bigint }
   | { type: "memberRemove"; id: bigint }
   | { type: "memberAttributes"; id: bigint; name: string; clientUrls: string[] };
 
@@ -182,7 +188,9 @@ export type CommandResult =
   | { type: "leaseRevoke" }
   /** The listed leases that existed and were expired, in the order given. */
   | { type: "leaseExpire"; expired: bigint[] }
-  | { type: "member" };
+  | { type: "member" }
+  /** The lease's TTL in seconds; 0 when the lease does not exist (etcd's answer for an expired lease). */
+  | { type: "leaseKeepAlive"; ttlSeconds: number };
 
 /**
  * What apply() reports for one log entry. `revision` is the store's revision after the entry

@@ -447,17 +447,40 @@ export class RaftCore {
     const canVote =
       this.vote === m.from ||
       (this.vote === NO_NODE && this.leaderId === NO_NODE) ||
-      (m.type === "preVote" && m.term > this.term);
+      (m.type === "preVote" && m.term > this.term && this.yieldsPreVoteTo(m));
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       // The answer carries the requested term so the candidate counts it in that term.
       this.send({ type: m.type === "vote" ? "voteResponse" : "preVoteResponse", from: this.id, to: m.from, term: m.term, reject: false });
       if (m.type === "vote") {
         this.electionElapsed = 0;
         this.vote = m.from;
+      } else if (this.role === "follower" || this.role === "preCandidate") {
+        // A granted pre-vote also holds back this node's own campaign for a timeout (or two
+        // nodes timing out together would both campaign and split the vote), and forgets the
+        // leader it no longer hears from, so the lease check does not refuse the real vote.
+        if (this.role === "preCandidate") this.becomeFollower(this.term, NO_NODE);
+        this.electionElapsed = 0;
+        this.leaderId = NO_NODE;
       }
     } else {
       this.send({ type: m.type === "vote" ? "voteResponse" : "preVoteResponse", from: this.id, to: m.from, term: this.term, reject: true });
     }
+  }
+
+  /**
+   * Two nodes that time out together would each grant the other's pre-vote, both campaign, and
+   * split the vote (every survivor votes for itself), costing another election timeout. A node
+   * that is itself pre-campaigning grants a rival's pre-vote only if the rival's log is more up to
+   * date, or as up to date with a higher ID: exactly one of the two goes on. Pre-votes bind
+   * nothing, so this changes no safety property; the one held back grants the real vote.
+   */
+  private yieldsPreVoteTo(m: VoteMessage): boolean {
+    if (this.role !== "preCandidate") return true;
+    const myTerm = this.log.lastTerm();
+    const myIndex = this.log.lastIndex();
+    if (m.lastTerm !== myTerm) return m.lastTerm > myTerm;
+    if (m.lastIndex !== myIndex) return m.lastIndex > myIndex;
+    return m.from > this.id;
   }
 
   private stepCandidate(m: Message): void {

@@ -3,7 +3,8 @@
  * hard state), in segment files framed by the storage engine's record log (masked CRC32C |
  * length | position | payload; storage/record-log.ts), one record per save.
  *
- * Files: <dir>/<first index, 20 digits>.rlog, in index order. A new segment starts when the
+ * Files: <dir>/<sequence number, 20 digits>.rlog, in the order written (not by index: after an
+ * overwrite a newer segment may hold lower indexes than an older one). A new segment starts when the
  * current one passes segmentBytes; its first record repeats the newest snapshot point and hard
  * state, so every segment is self-describing once older ones are deleted.
  *
@@ -58,7 +59,7 @@ export interface LogUpdate {
 }
 
 interface Segment {
-  firstIndex: number;
+  sequence: number;
   file: string;
   /** Highest entry index ever written to it (0 if none). */
   maxIndex: number;
@@ -108,7 +109,7 @@ export class DurableLog {
       const file = path.join(dir, segmentName(1));
       const writer = RecordLogWriter.create(file);
       syncDirectorySync(dir);
-      return new DurableLog(dir, options, { segments: [{ firstIndex: 1, file, maxIndex: 0 }], writer, recovered: undefined });
+      return new DurableLog(dir, options, { segments: [{ sequence: 1, file, maxIndex: 0 }], writer, recovered: undefined });
     }
     const replay = new Replay();
     const segments: Segment[] = [];
@@ -124,7 +125,7 @@ export class DurableLog {
       contents.records.forEach((payload, r) => {
         maxIndex = Math.max(maxIndex, replay.apply(decodeRecord(payload, file, contents.offsets[r])));
       });
-      segments.push({ firstIndex: Number(name.slice(0, -SEGMENT_SUFFIX.length)), file, maxIndex });
+      segments.push({ sequence: Number(name.slice(0, -SEGMENT_SUFFIX.length)), file, maxIndex });
       if (isLast) validLength = contents.validLength;
     });
     const recovered = replay.finish(dir);
@@ -146,7 +147,7 @@ export class DurableLog {
       if (entries[i].index !== entries[i - 1].index + 1) throw new RaftError(`entries to save are not contiguous at ${entries[i - 1].index} -> ${entries[i].index}`);
     }
     if (update.hardState === undefined && update.snapshot === undefined && entries.length === 0) return Promise.resolve();
-    if (this.writer.size >= this.segmentBytes && entries.length > 0) this.rotate(entries[0].index);
+    if (this.writer.size >= this.segmentBytes && entries.length > 0) this.rotate();
     this.writer.append([encodeRecord(update.snapshot, entries, update.hardState, true)]);
     const segment = this.segments[this.segments.length - 1];
     if (update.snapshot !== undefined) {
@@ -239,17 +240,16 @@ export class DurableLog {
     }
   }
 
-  private rotate(firstIndex: number): void {
+  private rotate(): void {
     this.writer.syncNow();
     this.writer.close();
-    const file = path.join(this.dir, segmentName(firstIndex));
-    // An overwrite can start a segment at an index an older segment already used: keep names unique.
-    const unique = this.segments.some((s) => s.file === file) ? path.join(this.dir, segmentName(firstIndex, this.segments.length)) : file;
-    this.writer = RecordLogWriter.create(unique);
+    const sequence = this.segments[this.segments.length - 1].sequence + 1;
+    const file = path.join(this.dir, segmentName(sequence));
+    this.writer = RecordLogWriter.create(file);
     this.writer.append([encodeRecord(this.snapshot, [], this.hardState, false)]);
     this.writer.syncNow();
     syncDirectorySync(this.dir);
-    this.segments.push({ firstIndex, file: unique, maxIndex: 0 });
+    this.segments.push({ sequence, file, maxIndex: 0 });
   }
 
   private checkOpen(): void {
@@ -299,9 +299,8 @@ class Replay {
   }
 }
 
-function segmentName(firstIndex: number, suffix?: number): string {
-  const base = String(firstIndex).padStart(20, "0");
-  return suffix === undefined ? `${base}${SEGMENT_SUFFIX}` : `${base}-${suffix}${SEGMENT_SUFFIX}`;
+function segmentName(sequence: number): string {
+  return `${String(sequence).padStart(20, "0")}${SEGMENT_SUFFIX}`;
 }
 
 function syncDirectorySync(dir: string): void {

@@ -79,6 +79,12 @@ interface ReadWaiter {
   timer: NodeJS.Timeout;
 }
 
+/**
+ * Most ticks one timer firing catches up on. A stall longer than this (a paused process) is not
+ * replayed in full: on resuming, a member first hears from the others before its clock decides.
+ */
+const MAX_CATCH_UP_TICKS = 50;
+
 /** Results of recently applied entries, for forwarded proposals whose answer arrives after the apply. */
 const RECENT_RESULTS_MAX = 65_536;
 
@@ -138,10 +144,20 @@ export class RaftNode<R> {
     }
   }
 
+  /**
+   * Starts the clock. Timers fire late when the event loop is busy, so each firing ticks the core
+   * as many times as tickMs periods have passed (at most MAX_CATCH_UP_TICKS): election timeouts
+   * and heartbeats then follow the wall clock instead of stretching under load.
+   */
   start(): void {
     if (this.ticker !== undefined) return;
+    const started = performance.now();
+    let ticked = 0;
     this.ticker = setInterval(() => {
-      this.core.tick();
+      const due = Math.floor((performance.now() - started) / this.options.tickMs) - ticked;
+      const ticks = Math.min(Math.max(due, 1), MAX_CATCH_UP_TICKS);
+      ticked += Math.max(due, 1);
+      for (let i = 0; i < ticks; i++) this.core.tick();
       this.schedule();
     }, this.options.tickMs);
     this.schedule();

@@ -74,7 +74,7 @@ export class GrpcClientCall {
     });
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.on("end", () => {
-      if (!stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+      if (!stream.closed && !stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
     });
     stream.on("drain", () => {
       if (!this.ended) handlers.onDrain();
@@ -110,7 +110,7 @@ export class GrpcClientCall {
   /** Resets the stream and ends the call with `status` (CANCELED if not given). */
   cancel(status: GrpcStatus = { code: Code.Canceled, message: "cancelled by the caller" }): void {
     this.endWith(status);
-    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
+    if (!this.stream.closed && !this.stream.destroyed) this.stream.close(http2.constants.NGHTTP2_CANCEL);
   }
 
   private onResponseHeaders(headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader): void {

@@ -107,7 +107,12 @@ export class GrpcServerCall {
       // 'wantTrailers' listener; a reset submitted from within that callback would overtake them,
       // so it waits for the next turn. The client's bytes until then are read and dropped.
       const stream = this.res.stream;
-      stream.once("wantTrailers", () => setImmediate(() => stream.close(http2.constants.NGHTTP2_NO_ERROR)));
+      stream.once("wantTrailers", () =>
+        setImmediate(() => {
+          // The session may have been torn down meanwhile (the peer went away); never touch a destroyed stream.
+          if (!stream.destroyed && !stream.closed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        }),
+      );
       this.resumeRequests();
     }
     this.res.end();

@@ -82,6 +82,20 @@ export class PeerConnection {
     if (this.currentState === "down" && this.reconnectTimer === undefined) this.connect();
   }
 
+  /**
+   * The peer just called this member, so it is up: if the connection is waiting out a backoff,
+   * connect now. Without this a link to a restarted peer can stay down for the rest of a long
+   * backoff, and a vote sent on it in that time is lost (an election then needs another round).
+   */
+  peerIsUp(): void {
+    if (this.currentState !== "down" || this.reconnectTimer === undefined) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    this.attempt = 0;
+    this.reconnectCount++;
+    this.connect();
+  }
+
   /** Destroys the current session (a call on it broke); the connection goes down and reconnects after a backoff. */
   fail(reason: string): void {
     const session = this.session;

@@ -224,6 +224,11 @@ export class PeerLink {
 
   private snapshotsSent = 0;
 
+  /** The peer called this member: a connection to it waiting out a backoff connects now. */
+  peerIsUp(): void {
+    this.connection.peerIsUp();
+  }
+
   stats(): PeerStats {
     const sent = { batches: this.requests.counters.batches + this.replies.counters.batches, messages: this.requests.counters.messages + this.replies.counters.messages };
     return {

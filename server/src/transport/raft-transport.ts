@@ -205,6 +205,7 @@ export class RaftTransport {
     const link = this.links.get(sender);
     if (link === undefined) throw new PeerIdentityError(`member ${sender} is not a peer of member ${this.memberId}`);
     link.adopt(call);
+    link.peerIsUp();
     call.whenClosed(() => link.release(call));
     return link;
   }

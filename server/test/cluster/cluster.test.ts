@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
+import { createClient } from "@sisyphusdb/client";
 import { stopAllServers } from "../e2e/server-process.js";
 import { TestCluster } from "./test-cluster.js";
 
@@ -159,6 +160,42 @@ describe("a 3-member cluster", () => {
     assert.ok(members.every((m) => m.isLearner !== true), "m4 is a voter now");
     for (const name of c.running()) {
       for (const [key, value] of acked) assert.equal(await c.get(name, key), value, `acknowledged ${key} on ${name}`);
+    }
+  });
+
+  it("a watch on the leader resumes on another member when the leader is killed: every revision once, in order", async () => {
+    const c = await startCluster(3);
+    const leader = await c.waitForLeader();
+    const others = c.running().filter((n) => n !== leader);
+    const client = createClient({ endpoints: [c.url(leader), ...others.map((n) => c.url(n))] });
+    try {
+      const watcher = client.watch("w/", { prefix: true });
+      await watcher.ready;
+      const seen: number[] = [];
+      const keys = new Set<string>();
+      const collecting = (async () => {
+        for await (const batch of watcher) {
+          for (const e of batch.events) {
+            seen.push(e.kv.modRevision);
+            keys.add(e.kv.keyString);
+          }
+        }
+      })();
+      let killed = false;
+      const acked = await writeLoad(c, "w/", 200, 30_000, async (n) => {
+        if (n >= 60 && !killed) {
+          killed = true;
+          await c.kill(leader);
+        }
+      });
+      await c.waitUntil("the watcher saw every acknowledged write", async () => [...acked.keys()].every((k) => keys.has(k)), 20_000);
+      watcher.cancel();
+      await collecting;
+      for (let i = 1; i < seen.length; i++) {
+        assert.equal(seen[i], seen[i - 1] + 1, `revisions delivered once each and without a gap (at ${i}: ${seen[i - 1]} then ${seen[i]})`);
+      }
+    } finally {
+      await client.close();
     }
   });
 });

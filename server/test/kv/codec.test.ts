@@ -90,6 +90,21 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   fc.record({ type: fc.constant("leaseGrant" as const), id: int64, ttlSeconds: int }),
   fc.record({ type: fc.constant("leaseRevoke" as const), id: int64 }),
   fc.record({ type: fc.constant("leaseExpire" as const), ids: fc.array(int64, { maxLength: 4 }) }),
+  fc.record({ type: fc.constant("leaseKeepAlive" as const), id: int64 }),
+  fc.record({
+    type: fc.constant("memberAdd" as const),
+    id: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    name: fc.string({ maxLength: 12 }),
+    peerUrls: fc.array(fc.webUrl(), { maxLength: 3 }),
+    learner: fc.boolean(),
+  }),
+  fc.record({ type: fc.constant("memberRemove" as const), id: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }),
+  fc.record({
+    type: fc.constant("memberAttributes" as const),
+    id: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    name: fc.string({ maxLength: 12 }),
+    clientUrls: fc.array(fc.webUrl(), { maxLength: 3 }),
+  }),
 );
 
 describe("command codec", () => {

@@ -61,6 +61,20 @@ describe("RaftCore elections", () => {
     assert.equal(h.node(A).core.status().term, 2);
   });
 
+  it("two followers that time out together do not split the vote: one yields its pre-vote", () => {
+    const { h } = threeNodes();
+    h.node(A).core.propose(bytes("x"));
+    h.stabilize();
+    h.isolate(A);
+    // Both survivors pre-campaign before either hears from the other.
+    h.node(B).core.campaign();
+    h.node(C).core.campaign();
+    h.stabilize();
+    const leaders = [B, C].filter((id) => h.node(id).core.status().role === "leader");
+    assert.equal(leaders.length, 1, "exactly one of them leads after one round");
+    assert.equal(h.node(leaders[0]).core.status().term, 3, "elected in the first term tried: no split vote");
+  });
+
   it("check-quorum: a leader cut off from the others steps down, the rest elect a new leader", () => {
     const { h } = threeNodes();
     h.isolate(A);
