@@ -295,6 +295,23 @@ describe("member, endpoint, snapshot", () => {
     assert.deepEqual(members.map((m) => [m.name, m.clientURLs]), [["default", [server.url]]]);
   });
 
+  test("member add (learner), promote refused until caught up, remove; a voter that cannot start is refused", async () => {
+    const added = succeeded(await ctl(["member", "add", "spare", "--peer-urls=http://127.0.0.1:1", "--learner"]));
+    const id = /^Member ([0-9a-f]+) added to cluster [0-9a-f]+\n/.exec(added)?.[1];
+    assert.ok(id !== undefined, added);
+    const startFlags = /--name spare --initial-cluster (\S+) --initial-advertise-peer-urls http:\/\/127\.0\.0\.1:1 --initial-cluster-state existing\n$/.exec(added);
+    assert.ok(startFlags !== null, added);
+    assert.deepEqual(startFlags[1].split(",").sort(), ["default=http://127.0.0.1:0", "spare=http://127.0.0.1:1"]);
+    assert.match(succeeded(await ctl(["member", "list"])), new RegExp(`^${id}, unstarted, , http://127.0.0.1:1, , true$`, "m"));
+    failed(await ctl(["member", "promote", id]), 1, /^Error: failed_precondition: .*not caught up/);
+    assert.equal(succeeded(await ctl(["member", "remove", id])), `Member ${id} removed from cluster ${/cluster ([0-9a-f]+)/.exec(added)![1]}\n`);
+    assert.equal(succeeded(await ctl(["member", "list"])).trim().split("\n").length, 1);
+    failed(await ctl(["member", "add", "voter", "--peer-urls=http://127.0.0.1:2"]), 1, /^Error: failed_precondition: .*quorum/);
+    failed(await ctl(["member", "add", "nourl"]), 2, /--peer-urls/);
+    failed(await ctl(["member", "add", "bad", "--peer-urls=ftp://x"]), 2, /bad peer URL/);
+    failed(await ctl(["member", "promote", "xyz"]), 2, /bad member ID/);
+  });
+
   test("endpoint status: simple, table, json", async () => {
     const revision = await currentRevision();
     const line = succeeded(await ctl(["endpoint", "status"]));

@@ -11,7 +11,7 @@
  *     Subscribe server stream per watch.
  *   - lease keep-alive: one KeepAlive bidi stream for all leases, else KeepAliveOnce calls.
  */
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { WatchCreateRequest, WatchResponse } from "../../../gen/sisyphus/kv/v1/watch_pb.js";
 import { resolveRange, type Bytes } from "./bytes.js";
 import { CallRunner, type AttemptContext } from "./call-runner.js";
@@ -166,6 +166,36 @@ export class Client {
     const request = { linearizable: options?.linearizable === true };
     const response = await this.runner.run("read", options, (endpoint, context) => endpoint.cluster.memberList(request, context));
     return { members: response.members.map(memberFromMessage), header: headerFromMessage(response.header) };
+  }
+
+  /**
+   * Adds a member (a learner by default: it receives the log but does not vote until promoted).
+   * Resolves with the new member (its ID; no name or client URLs until it starts) and all members.
+   * Start the new member with --initial-cluster-state existing. Not retried unless certainly not applied.
+   */
+  async memberAdd(peerUrls: string[], options?: CallOptions & { isLearner?: boolean }): Promise<{ member: Member; members: Member[]; header: ResponseHeader }> {
+    const request = { peerUrls, isLearner: options?.isLearner ?? true };
+    const response = await this.runner.run("write", options, (endpoint, context) => endpoint.cluster.memberAdd(request, context));
+    if (response.member === undefined) throw new ConnectError("MemberAdd answered without the member", Code.Internal);
+    return { member: memberFromMessage(response.member), members: response.members.map(memberFromMessage), header: headerFromMessage(response.header) };
+  }
+
+  /** Makes a learner a voter (FAILED_PRECONDITION until it has caught up with the leader's log). */
+  async memberPromote(id: bigint, options?: CallOptions): Promise<{ members: Member[]; header: ResponseHeader }> {
+    const response = await this.runner.run("write", options, (endpoint, context) => endpoint.cluster.memberPromote({ id }, context));
+    return { members: response.members.map(memberFromMessage), header: headerFromMessage(response.header) };
+  }
+
+  /** Removes a member; it stops once its removal reaches it. */
+  async memberRemove(id: bigint, options?: CallOptions): Promise<{ members: Member[]; header: ResponseHeader }> {
+    const response = await this.runner.run("write", options, (endpoint, context) => endpoint.cluster.memberRemove({ id }, context));
+    return { members: response.members.map(memberFromMessage), header: headerFromMessage(response.header) };
+  }
+
+  /** Hands leadership to another voter; must reach the leader (the current endpoint must be it). */
+  async moveLeader(targetId: bigint, options?: CallOptions): Promise<ResponseHeader> {
+    const response = await this.runner.run("write", options, (endpoint, context) => endpoint.cluster.moveLeader({ targetId }, context));
+    return headerFromMessage(response.header);
   }
 
   /**
