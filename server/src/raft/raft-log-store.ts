@@ -23,16 +23,17 @@
  * to it (all of them when it replaces the log); an entry at or below the last index replaces the tail from there (a follower's
  * conflicting suffix was overwritten); an entry past last + 1 (its predecessors were in deleted
  * segments) starts a new run, which the final snapshot point must cover. A torn tail of the last
- * segment (a crash during a save: that save was never acknowledged) is truncated; damage anywhere
- * else is corruption, reported with file and offset and never skipped. A synced hard state that
- * commits entries no longer present would be lost acknowledged data: corruption too.
+ * segment (a crash during a save: that save was never acknowledged) is truncated, and a last
+ * segment left with no complete record (a crash while it was being started) is removed; damage
+ * anywhere else is corruption, reported with file and offset and never skipped. A synced hard
+ * state that commits entries no longer present would be lost acknowledged data: corruption too.
  *
  * Group commit: save() writes its record at once (write(2)) and waits for an fsync; saves that
  * arrive while an fsync runs share the next one (leveldb's BuildBatchGroup idea, no timer).
  */
 import fs from "node:fs";
 import path from "node:path";
-import { readRecordLog, RecordLogWriter, syncDirectory } from "../storage/index.js";
+import { CorruptionError, readRecordLog, RecordLogWriter, syncDirectory } from "../storage/index.js";
 import { RaftError, RaftLogCorruptionError } from "./errors.js";
 import type { ConfState, Entry, HardState, InitialState, NodeId, SnapshotMeta } from "./types.js";
 
@@ -114,20 +115,30 @@ export class DurableLog {
     const replay = new Replay();
     const segments: Segment[] = [];
     let validLength = 0;
-    names.forEach((name, i) => {
+    for (const [i, name] of names.entries()) {
       const file = path.join(dir, name);
       const isLast = i === names.length - 1;
-      const contents = readRecordLog(file, isLast ? "lenient" : "strict");
+      const contents = readSegment(file, isLast);
       if (!isLast && contents.validLength !== contents.fileSize) {
         throw new RaftLogCorruptionError("a segment that is not the last ends in a damaged record", file, contents.validLength);
+      }
+      if (isLast && i > 0 && contents.records.length === 0) {
+        // A crash while rotate() was starting this segment, before its first record (which
+        // repeats the hard state and snapshot point) was complete: no save in it was
+        // acknowledged, and the previous segment was synced before it was created. Writing goes
+        // on in the previous segment; appending here instead would leave records without that
+        // first record, and a compaction deleting the older segments would lose the hard state.
+        fs.rmSync(file);
+        syncDirectorySync(dir);
+        break;
       }
       let maxIndex = 0;
       contents.records.forEach((payload, r) => {
         maxIndex = Math.max(maxIndex, replay.apply(decodeRecord(payload, file, contents.offsets[r])));
       });
       segments.push({ sequence: Number(name.slice(0, -SEGMENT_SUFFIX.length)), file, maxIndex });
-      if (isLast) validLength = contents.validLength;
-    });
+      validLength = contents.validLength;
+    }
     const recovered = replay.finish(dir);
     const lastSegment = segments[segments.length - 1];
     const writer = RecordLogWriter.reopen(lastSegment.file, validLength);
@@ -296,6 +307,21 @@ class Replay {
       throw new RaftLogCorruptionError(`the hard state commits index ${this.hardState.commit} but the log ends at ${lastIndex}: committed entries are lost`, dir, 0);
     }
     return { hardState: this.hardState, snapshot: this.snapshot, entries };
+  }
+}
+
+/**
+ * Reads a segment's records: a damaged tail is torn only in the last segment; the record log's
+ * CorruptionError (damage with valid records after it, or in an earlier segment) becomes this
+ * layer's RaftLogCorruptionError, with the file and offset.
+ */
+function readSegment(file: string, isLast: boolean): ReturnType<typeof readRecordLog> {
+  try {
+    return readRecordLog(file, isLast ? "lenient" : "strict");
+  } catch (err) {
+    if (!(err instanceof CorruptionError)) throw err;
+    const where = isLast ? "before valid records (not a torn tail)" : "in a segment that is not the last";
+    throw new RaftLogCorruptionError(`a damaged record (checksum or length) ${where}`, err.file, err.offset);
   }
 }
 
