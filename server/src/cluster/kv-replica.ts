@@ -20,7 +20,7 @@ import fs from "node:fs/promises";
 import { type ApplyResult, type Command, encodeCommand, type KvStateMachine, KvStateMachine as Store, type KvStateMachineOptions } from "../kv/index.js";
 import type { Logger } from "../observability/index.js";
 import type { ConfChange, ConfState, RaftApplier, SnapshotMeta } from "../raft/index.js";
-import { Engine, syncDirectory, unpackArchive, type EngineOptions } from "../storage/index.js";
+import { Engine, syncDirAsync, unpackArchive, type EngineOptions } from "../storage/index.js";
 import { decodeMemberInfo } from "./member-info.js";
 import type { SnapshotFiles } from "./snapshot-files.js";
 import path from "node:path";
@@ -86,7 +86,7 @@ export class KvReplica implements RaftApplier<ApplyResult> {
     await this.engine.close();
     await fs.rename(kvDir, `${kvDir}.old`);
     await fs.rename(installDir, kvDir);
-    await syncDirectory(path.dirname(kvDir));
+    await syncDirAsync(path.dirname(kvDir));
     await fs.rm(`${kvDir}.old`, { recursive: true, force: true });
     this.engine = await Engine.open(kvDir, this.options.engine);
     this.store = await Store.open(this.engine, this.options.store);
@@ -107,7 +107,7 @@ async function recoverInterruptedInstall(kvDir: string, logger: Logger): Promise
   const hasInstall = await exists(installDir);
   if (!hasKv && hasInstall) {
     await fs.rename(installDir, kvDir);
-    await syncDirectory(path.dirname(kvDir));
+    await syncDirAsync(path.dirname(kvDir));
     logger.warn({ kvDir }, "finished a snapshot install interrupted by a crash");
   } else if (hasInstall) {
     await fs.rm(installDir, { recursive: true, force: true });

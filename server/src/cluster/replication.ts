@@ -76,7 +76,7 @@ export class Replication {
       logger,
       onReplaced: (store) => {
         hooks.onStoreReplaced?.(store);
-        if (transport !== undefined) syncPeers(transport, store, ids.memberId);
+        transport?.setPeers(peerUrlsOf(store, ids.memberId));
       },
       onMembership: (change) => {
         if (change.type === "removeNode" && change.nodeId === ids.memberId) {
@@ -122,7 +122,7 @@ export class Replication {
       const driver: { node?: RaftNode<ApplyResult> } = {};
       const peers = new Map<NodeId, string>();
       for (const f of founders) if (f.id !== ids.memberId) peers.set(f.id, f.peerUrls[0]);
-      for (const m of replica.store.members()) if (m.id !== ids.memberId && m.peerUrls.length > 0) peers.set(m.id, m.peerUrls[0]);
+      for (const [id, url] of peerUrlsOf(replica.store, ids.memberId)) peers.set(id, url);
       transport = new RaftTransport({
         memberId: ids.memberId,
         clusterId: ids.clusterId,
@@ -235,8 +235,9 @@ export class Replication {
   }
 }
 
-function syncPeers(transport: RaftTransport, store: KvStateMachine, selfId: NodeId): void {
+/** The other members' peer URLs (the first of each) as the store records them. */
+function peerUrlsOf(store: KvStateMachine, selfId: NodeId): Map<NodeId, string> {
   const peers = new Map<NodeId, string>();
   for (const m of store.members()) if (m.id !== selfId && m.peerUrls.length > 0) peers.set(m.id, m.peerUrls[0]);
-  transport.setPeers(peers);
+  return peers;
 }

@@ -12,7 +12,7 @@
 import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { Engine, packDirectory, syncDirectory } from "../storage/index.js";
+import { Engine, packDirectory, syncDirAsync } from "../storage/index.js";
 
 const SNAPSHOT_PREFIX = "snap-";
 const INCOMING_PREFIX = "incoming-";
@@ -101,7 +101,7 @@ export class SnapshotFiles {
   /** After an install: the staged file becomes this member's own newest snapshot (it may serve others later). */
   async adoptStaged(index: number): Promise<void> {
     await fs.rename(this.stagedFile(index), path.join(this.dir, fileName(SNAPSHOT_PREFIX, index)));
-    await syncDirectory(this.dir);
+    await syncDirAsync(this.dir);
     await this.removeOlderThan(index);
   }
 
@@ -128,5 +128,5 @@ async function writeComplete(target: string, data: AsyncIterable<Uint8Array>): P
   }
   await handle.close();
   await fs.rename(tmp, target);
-  await syncDirectory(path.dirname(target));
+  await syncDirAsync(path.dirname(target));
 }

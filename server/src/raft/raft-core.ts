@@ -65,7 +65,9 @@ export class RaftCore {
   private vote: NodeId;
   private role: Role = "follower";
   private leaderId: NodeId = NO_NODE;
-  private conf: ConfState;
+  private conf: ConfState = { voters: [], learners: [] };
+  /** The voters as a quorum configuration, rebuilt only when the membership changes (setConf). */
+  private quorum: QuorumConfig = [new Set()];
   private readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
 
@@ -99,7 +101,7 @@ export class RaftCore {
     this.log = new RaftLog(initial.snapshot, initial.entries, initial.hardState.commit, applied);
     this.term = initial.hardState.term;
     this.vote = initial.hardState.vote;
-    this.conf = initial.snapshot.conf;
+    this.setConf(initial.snapshot.conf);
     this.applyConfEntries(initial.snapshot.index + 1, this.log.commit);
     this.pendingConfIndex = 0;
     this.prevHardState = this.hardState();
@@ -350,6 +352,11 @@ export class RaftCore {
     };
   }
 
+  /** The current term: cheap, for every response header (status() builds the whole picture). */
+  currentTerm(): number {
+    return this.term;
+  }
+
   /** The term of the entry at index, if the log holds it (the driver checks a proposal's fate with it). */
   termAt(index: number): number | undefined {
     return this.log.term(index);
@@ -422,12 +429,13 @@ export class RaftCore {
     return this.conf.voters.includes(this.id) && this.log.pendingSnapshot === undefined;
   }
 
-  private quorumConfig(): QuorumConfig {
-    return [new Set(this.conf.voters)];
+  private setConf(conf: ConfState): void {
+    this.conf = conf;
+    this.quorum = [new Set(conf.voters)];
   }
 
   private pollVotes(): "won" | "lost" | "pending" {
-    return voteResult(this.quorumConfig(), this.votes);
+    return voteResult(this.quorum, this.votes);
   }
 
   /** Whether a quorum of voters was heard from since the last check; resets the marks. */
@@ -438,7 +446,7 @@ export class RaftCore {
       active.set(pr.id, pr.id === this.id || pr.recentActive);
       pr.recentActive = pr.id === this.id;
     }
-    return voteResult(this.quorumConfig(), active) === "won";
+    return voteResult(this.quorum, active) === "won";
   }
 
   // ------------------------------------------------------------------ votes
@@ -581,7 +589,7 @@ export class RaftCore {
       return;
     }
     this.log.restore(snap);
-    this.conf = snap.conf;
+    this.setConf(snap.conf);
     this.pendingConfIndex = 0;
     this.resetProgress();
     this.respondAppend(m.from, snap.index);
@@ -678,7 +686,7 @@ export class RaftCore {
   }
 
   private releaseConfirmedReads(): void {
-    const confirmed = committedIndex(this.quorumConfig(), (id) => (id === this.id ? Number.MAX_SAFE_INTEGER : this.reads.ackedBy(id)));
+    const confirmed = committedIndex(this.quorum, (id) => (id === this.id ? Number.MAX_SAFE_INTEGER : this.reads.ackedBy(id)));
     for (const request of this.reads.releaseThrough(confirmed)) {
       if (request.from === this.id) {
         this.readStates.push({ context: request.context, index: request.index });
@@ -703,7 +711,7 @@ export class RaftCore {
 
   /** Advances the commit index to what a quorum holds, counting only entries of this term (§5.4.2). */
   private maybeCommit(): boolean {
-    const index = committedIndex(this.quorumConfig(), (id) => this.progress.get(id)?.match);
+    const index = committedIndex(this.quorum, (id) => this.progress.get(id)?.match);
     if (!Number.isFinite(index) || index <= this.log.commit || this.log.term(index) !== this.term) return false;
     this.commitTo(index);
     this.appendsWanted = "all";
@@ -733,7 +741,7 @@ export class RaftCore {
       const next = applyConfChange(this.conf, decodeConfChange(e.data));
       // An invalid change (possible only if proposed against another leader's view) is a no-op everywhere alike.
       if (typeof next === "string") continue;
-      this.conf = next;
+      this.setConf(next);
       this.onConfChanged();
     }
   }

@@ -33,7 +33,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { CorruptionError, readRecordLog, RecordLogWriter, syncDirectory } from "../storage/index.js";
+import { CorruptionError, readRecordLog, RecordLogWriter, syncDir, syncDirAsync } from "../storage/index.js";
 import { RaftError, RaftLogCorruptionError } from "./errors.js";
 import type { ConfState, Entry, HardState, InitialState, NodeId, SnapshotMeta } from "./types.js";
 
@@ -109,7 +109,7 @@ export class DurableLog {
     if (names.length === 0) {
       const file = path.join(dir, segmentName(1));
       const writer = RecordLogWriter.create(file);
-      syncDirectorySync(dir);
+      syncDir(dir);
       return new DurableLog(dir, options, { segments: [{ sequence: 1, file, maxIndex: 0 }], writer, recovered: undefined });
     }
     const replay = new Replay();
@@ -129,7 +129,7 @@ export class DurableLog {
         // on in the previous segment; appending here instead would leave records without that
         // first record, and a compaction deleting the older segments would lose the hard state.
         fs.rmSync(file);
-        syncDirectorySync(dir);
+        syncDir(dir);
         break;
       }
       let maxIndex = 0;
@@ -188,7 +188,7 @@ export class DurableLog {
       const [old] = this.segments.splice(0, 1);
       fs.rmSync(old.file, { force: true });
     }
-    await syncDirectory(this.dir);
+    await syncDirAsync(this.dir);
   }
 
   firstIndex(): number {
@@ -259,7 +259,7 @@ export class DurableLog {
     this.writer = RecordLogWriter.create(file);
     this.writer.append([encodeRecord(this.snapshot, [], this.hardState, false)]);
     this.writer.syncNow();
-    syncDirectorySync(this.dir);
+    syncDir(this.dir);
     this.segments.push({ sequence, file, maxIndex: 0 });
   }
 
@@ -329,14 +329,6 @@ function segmentName(sequence: number): string {
   return `${String(sequence).padStart(20, "0")}${SEGMENT_SUFFIX}`;
 }
 
-function syncDirectorySync(dir: string): void {
-  const fd = fs.openSync(dir, "r");
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 // ---------------------------------------------------------------- record codec
 

@@ -260,7 +260,7 @@ export class RaftNode<R> {
   }
 
   term(): number {
-    return this.core.status().term;
+    return this.core.currentTerm();
   }
 
   leaderId(): bigint {

@@ -17,6 +17,7 @@ import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { CorruptionError } from "./errors.js";
+import { syncDirAsync } from "./file-names.js";
 
 export const SNAPSHOT_MAGIC = Buffer.from("SISYSNP1", "ascii");
 
@@ -133,22 +134,13 @@ export async function unpackArchive(file: string, target: string): Promise<{ fil
       bytes += fileSize;
     }
     if (offset !== size) throw new CorruptionError(`${size - offset} bytes after the archive's end marker`, file, offset);
-    await syncDirectory(staging);
+    await syncDirAsync(staging);
     await fs.rename(staging, target);
-    await syncDirectory(path.dirname(path.resolve(target)));
+    await syncDirAsync(path.dirname(path.resolve(target)));
     return { files: seen.size, bytes };
   } catch (err) {
     await fs.rm(staging, { recursive: true, force: true });
     throw err;
-  } finally {
-    await handle.close();
-  }
-}
-
-export async function syncDirectory(dir: string): Promise<void> {
-  const handle = await fs.open(dir, "r");
-  try {
-    await handle.sync();
   } finally {
     await handle.close();
   }
