@@ -30,8 +30,8 @@ export interface CommandContext {
   readonly options: GlobalOptions;
   /** The client for --endpoints, created on first use and closed when the command ends. */
   client(): Client;
-  /** A client that talks to `endpoint` only (endpoint status and health), closed when the command ends. */
-  clientFor(endpoint: string): Client;
+  /** A client that talks to `endpoint` only (or to these endpoints, in order), closed when the command ends. */
+  clientFor(endpoint: string | readonly string[]): Client;
 }
 
 export interface Command {
@@ -45,7 +45,12 @@ export interface Command {
   readonly description?: string;
   readonly flags: readonly FlagSpec[];
   /** How many positional arguments it takes. */
-  readonly args: { readonly min: number; readonly max: number };
+  readonly args: {
+    readonly min: number;
+    readonly max: number;
+    /** The usage error when fewer than `min` are given (default: "<name> needs <min> argument(s), got <n>"). */
+    readonly missing?: string;
+  };
   /** The --write-out formats it supports ("simple" always). */
   readonly outputs: readonly OutputFormat[];
   /** Runs the command; throws UsageError, CliError or the call's ConnectError on failure. */

@@ -15,8 +15,9 @@ import { resolveCommand, type Resolved } from "./resolve.js";
 import { Session } from "./session.js";
 
 function checkArguments(command: Command, args: readonly string[]): void {
-  const { min, max } = command.args;
+  const { min, max, missing } = command.args;
   if (args.length >= min && args.length <= max) return;
+  if (args.length < min && missing !== undefined) throw new UsageError(missing);
   if (args.length < min) throw new UsageError(`${command.name} needs ${min === max ? min : `at least ${min}`} argument${min === 1 ? "" : "s"}, got ${args.length}`);
   throw new UsageError(`${command.name} takes ${max === 0 ? "no" : `at most ${max}`} argument${max === 1 ? "" : "s"}, got ${args.length}: ${args.join(" ")}`);
 }

@@ -22,8 +22,8 @@ export class Session implements CommandContext {
     return this.shared;
   }
 
-  clientFor(endpoint: string): Client {
-    return this.open([endpoint]);
+  clientFor(endpoint: string | readonly string[]): Client {
+    return this.open(typeof endpoint === "string" ? [endpoint] : [...endpoint]);
   }
 
   /** Closes every client the command opened (their streams and connections), so the process can exit. */

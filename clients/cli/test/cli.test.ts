@@ -8,7 +8,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { deadEndpoint, runCli, startCli, startServer, type CliResult, type TestServer } from "./cli-process.js";
+import { deadEndpoint, describeRun, failed, runCli, startCli, startServer, succeeded, type CliResult, type TestServer } from "./cli-process.js";
 
 let server: TestServer;
 let scratchDir: string;
@@ -18,26 +18,8 @@ function ctl(args: readonly string[], options: { stdin?: string | Buffer; env?: 
   return runCli(["--endpoints", server.url, ...args], options);
 }
 
-function describeRun(r: CliResult): string {
-  return `${r.command}\nexit ${r.code} (signal ${r.signal})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`;
-}
 
-/** Asserts exit code 0 and an empty stderr; returns stdout. */
-function succeeded(r: CliResult): string {
-  assert.equal(r.code, 0, describeRun(r));
-  assert.equal(r.stderr, "", describeRun(r));
-  return r.stdout;
-}
 
-/** Asserts the exit code and that stderr is one "Error: ..." line (plus the usage for usage errors), never a stack trace. */
-function failed(r: CliResult, code: 1 | 2, errorLine: string | RegExp): void {
-  assert.equal(r.code, code, describeRun(r));
-  const [first] = r.stderr.split("\n");
-  if (typeof errorLine === "string") assert.equal(first, errorLine, describeRun(r));
-  else assert.match(first, errorLine, describeRun(r));
-  assert.doesNotMatch(r.stderr, /^\s+at /m, `stack trace printed:\n${describeRun(r)}`);
-  if (code === 2) assert.match(r.stderr, /sisyphusctl/, `no usage hint:\n${describeRun(r)}`);
-}
 
 function json(r: CliResult): Record<string, unknown> {
   return JSON.parse(succeeded(r)) as Record<string, unknown>;

@@ -7,13 +7,22 @@
  * so a transport that ignores its signal cannot make the call hang). Aborting the caller's
  * signal rejects with CANCELED; closing the client rejects with ClientClosedError.
  *
+ * Where each attempt goes: a read to the pool's current endpoint; a write to the endpoint of the
+ * member believed to lead, else the current one (endpoint-pool.ts). While the pool is finding
+ * out which endpoint the leader is (one probe round trip, after the first answer that named a
+ * leader not yet matched to an endpoint), a write waits for that first, within its deadline.
+ * Every answer's header, and every failure's leader metadata, is handed to the pool, so the
+ * next attempt and the next call go where the latest answer says the leader is.
+ *
  * Between attempts the call waits an exponential backoff with jitter and moves to the next
- * endpoint. Which failures are retried is retry-policy.ts's decision; there are at most
+ * endpoint (or the new leader's, for a write whose failure named one). Which failures are
+ * retried is retry-policy.ts's decision, the same for every endpoint; there are at most
  * retry.maxAttempts attempts.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { canceledError, sleep, timerDelay, whenAborted } from "./abort.js";
 import type { Endpoint, EndpointPool } from "./endpoint-pool.js";
+import type { ResponseHeader as ResponseHeaderMessage } from "../../../gen/sisyphus/kv/v1/types_pb.js";
 import { ClientClosedError } from "./errors.js";
 import type { CallOptions, RetryOptions } from "./options.js";
 import { backoffMs, isRetryable, type CallSafety } from "./retry-policy.js";
@@ -25,7 +34,12 @@ export interface AttemptContext {
   timeoutMs: number | undefined;
 }
 
-export type Attempt<T> = (endpoint: Endpoint, context: AttemptContext) => Promise<T>;
+/** What every response message of the API has: the header saying who answered and who leads. */
+export interface WithHeader {
+  header?: ResponseHeaderMessage;
+}
+
+export type Attempt<T extends WithHeader> = (endpoint: Endpoint, context: AttemptContext) => Promise<T>;
 
 export class CallRunner {
   /** The controllers of the calls in progress, so close() can end them. */
@@ -47,7 +61,7 @@ export class CallRunner {
     if (this.closed) throw new ClientClosedError();
   }
 
-  async run<T>(safety: CallSafety, options: CallOptions | undefined, attempt: Attempt<T>): Promise<T> {
+  async run<T extends WithHeader>(safety: CallSafety, options: CallOptions | undefined, attempt: Attempt<T>): Promise<T> {
     this.assertOpen();
     const timeoutMs = options?.timeoutMs ?? this.defaultTimeoutMs;
     const userSignal = options?.signal;
@@ -65,17 +79,26 @@ export class CallRunner {
     const aborted = whenAborted(controller.signal);
     try {
       for (let attemptNumber = 1; ; attemptNumber++) {
-        const endpoint = this.pool.current();
+        if (safety === "write") {
+          const lookup = this.pool.leaderLookup;
+          if (lookup !== undefined) await Promise.race([lookup, aborted]);
+        }
+        const endpoint = safety === "write" ? this.pool.forWrite() : this.pool.current();
+        let response: T;
         try {
           const remainingMs = deadlineAt === undefined ? undefined : Math.max(1, deadlineAt - Date.now());
-          return await Promise.race([attempt(endpoint, { signal: controller.signal, timeoutMs: remainingMs }), aborted]);
+          response = await Promise.race([attempt(endpoint, { signal: controller.signal, timeoutMs: remainingMs }), aborted]);
         } catch (err) {
           if (controller.signal.aborted) throw controller.signal.reason;
           const error = ConnectError.from(err);
+          this.pool.observeFailure(endpoint, error);
           if (attemptNumber >= this.retry.maxAttempts || !isRetryable(error, safety)) throw error;
           this.pool.markFailed(endpoint);
           await sleep(backoffMs(attemptNumber, this.retry), controller.signal);
+          continue;
         }
+        this.pool.observe(endpoint, response.header);
+        return response;
       }
     } finally {
       clearTimeout(timer);

@@ -4,6 +4,11 @@
  * streams are available, which SHA-256); this file and everything it imports stay free of
  * node: modules and of @connectrpc/connect-node.
  *
+ * Where a call goes (endpoint-pool.ts, call-runner.ts): writes (put, delete, txn, compact, lease
+ * grant and revoke, member changes, moveLeader) to the endpoint of the member believed to lead,
+ * when one of the endpoints is it, else to the current endpoint; reads, watches and keep-alives
+ * to the current endpoint (every member serves linearizable reads).
+ *
  * Which path a call takes:
  *   - KV calls (put, get, range, delete, txn): on the endpoint's Pipeline stream when pipelining
  *     is on (Node over HTTP/2, by default), else unary; compact is always unary.
@@ -192,7 +197,7 @@ export class Client {
     return { members: response.members.map(memberFromMessage), header: headerFromMessage(response.header) };
   }
 
-  /** Hands leadership to another voter; must reach the leader (the current endpoint must be it). */
+  /** Hands leadership to another voter; must reach the leader (it goes there when one of the endpoints is known to be it). */
   async moveLeader(targetId: bigint, options?: CallOptions): Promise<ResponseHeader> {
     const response = await this.runner.run("write", options, (endpoint, context) => endpoint.cluster.moveLeader({ targetId }, context));
     return headerFromMessage(response.header);

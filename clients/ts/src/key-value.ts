@@ -53,16 +53,19 @@ export interface ResponseHeader {
   revision: number;
   /** The answering member's Raft term; 0 without Raft. */
   raftTerm: number;
+  /** The member the answering member believes leads; 0n when it knows of none (an election is under way). */
+  leaderId: bigint;
 }
 
 /** The header of a response; a missing header reads as all zeros. */
 export function headerFromMessage(message: ResponseHeaderMessage | undefined): ResponseHeader {
-  if (message === undefined) return { clusterId: 0n, memberId: 0n, revision: 0, raftTerm: 0 };
+  if (message === undefined) return { clusterId: 0n, memberId: 0n, revision: 0, raftTerm: 0, leaderId: 0n };
   return {
     clusterId: message.clusterId,
     memberId: message.memberId,
     revision: toSafeNumber(message.revision, "header.revision"),
     raftTerm: toSafeNumber(message.raftTerm, "header.raft_term"),
+    leaderId: message.leaderId,
   };
 }
 

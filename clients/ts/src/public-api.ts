@@ -18,7 +18,7 @@ export type { LeaseClient, LeaseGrant, LeaseTimeToLive, LeaseStatus } from "./le
 export type { LeaseKeepAlive, LeaseRenewal } from "./lease-keepalive.js";
 export type { Member } from "./cluster.js";
 export type { MemberStatus, SnapshotStream } from "./maintenance.js";
-export { NOT_APPLIED_METADATA_KEY } from "./retry-policy.js";
+export { LEADER_METADATA_KEY, NOT_APPLIED_METADATA_KEY } from "./retry-policy.js";
 export {
   SisyphusClientError,
   ClientClosedError,

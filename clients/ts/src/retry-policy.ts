@@ -16,6 +16,9 @@ import type { RetryOptions } from "./options.js";
 /** Error metadata (a trailer in gRPC) saying that a failed write was not applied. */
 export const NOT_APPLIED_METADATA_KEY = "sisyphus-not-applied";
 
+/** Error metadata of UNAVAILABLE errors naming the leader's member ID (decimal), when the member knows it. */
+export const LEADER_METADATA_KEY = "sisyphus-leader";
+
 /** Whether repeating a call could change the outcome: reads are safe, writes are not. */
 export type CallSafety = "read" | "write";
 
@@ -44,6 +47,15 @@ function systemErrorCode(err: unknown): string | undefined {
 /** True when the server (or the SDK, for calls it never sent) marked the error as "not applied". */
 export function isMarkedNotApplied(err: ConnectError): boolean {
   return err.code === Code.Unavailable && err.metadata.get(NOT_APPLIED_METADATA_KEY) === "1";
+}
+
+/** The leader an UNAVAILABLE error names (sisyphus-leader), or undefined when it names none or something unreadable. */
+export function leaderHint(err: ConnectError): bigint | undefined {
+  if (err.code !== Code.Unavailable) return undefined;
+  const value = err.metadata.get(LEADER_METADATA_KEY);
+  if (value === null || !/^[0-9]{1,20}$/.test(value)) return undefined;
+  const id = BigInt(value);
+  return id === 0n ? undefined : id;
 }
 
 /** True when the call failed because no connection could be made, so nothing was sent. */

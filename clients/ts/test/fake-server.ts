@@ -4,7 +4,9 @@
  * Subscribe), LeaseService, MaintenanceService and ClusterService over FakeStore, served through
  * createRouterTransport (or any Connect router). Tests steer it with:
  *   - `before`: a hook run before every KV and lease call (unary or on the pipeline) that may
- *     delay it (to reorder responses), throw (to inject errors) or never return;
+ *     delay it (to reorder responses), throw (to inject errors; on the pipeline the error keeps
+ *     its code, message and not-applied marker, as the server's PipelineError does) or never return;
+ *   - `store.memberId`, `store.leaderId`, `store.raftTerm`: what every header says;
  *   - `drop(kind)`: ends the open streams of a kind with UNAVAILABLE;
  *   - `calls`, `renewals`, `pipelineStats`: what the fake received;
  *   - `changes`: an EventEmitter that emits "change" whenever any of that changes, for waitFor().
@@ -20,6 +22,7 @@ import { MaintenanceService, type SnapshotResponseSchema } from "../../../gen/si
 import { EventType } from "../../../gen/sisyphus/kv/v1/types_pb.js";
 import { WatchFilter, WatchService, type WatchCreateRequest, type WatchRequest, type WatchResponseSchema } from "../../../gen/sisyphus/kv/v1/watch_pb.js";
 import { AsyncQueue } from "../src/async-queue.js";
+import { NOT_APPLIED_METADATA_KEY } from "../src/retry-policy.js";
 import { FakeStore, MEMBER_ID, inRange, type Revision } from "./fake-store.js";
 
 type PipelineResponseInit = MessageInitShape<typeof PipelineResponseSchema>;
@@ -240,7 +243,8 @@ export class FakeServer {
         }
       } catch (err) {
         const error = ConnectError.from(err);
-        return { id: req.id, response: { case: "error", value: { code: error.code, message: error.rawMessage } } };
+        const notApplied = error.metadata.get(NOT_APPLIED_METADATA_KEY) === "1";
+        return { id: req.id, response: { case: "error", value: { code: error.code, message: error.rawMessage, notApplied } } };
       }
     };
     void (async () => {

@@ -60,6 +60,10 @@ interface Lease {
 }
 
 export class FakeStore {
+  /** What every header says: the answering member, the leader it names (0n: none, as a single server says) and its term. */
+  memberId = MEMBER_ID;
+  leaderId = 0n;
+  raftTerm = 2n;
   revision = 1n;
   compactRevision = 0n;
   readonly history: Revision[] = [];
@@ -69,7 +73,7 @@ export class FakeStore {
   private readonly listeners = new Set<(revision: Revision) => void>();
 
   header(revision = this.revision): ResponseHeader {
-    return create(ResponseHeaderSchema, { clusterId: CLUSTER_ID, memberId: MEMBER_ID, revision, raftTerm: 2n });
+    return create(ResponseHeaderSchema, { clusterId: CLUSTER_ID, memberId: this.memberId, revision, raftTerm: this.raftTerm, leaderId: this.leaderId });
   }
 
   /** Calls `listener` with every revision committed from now on. */

@@ -1,13 +1,18 @@
-/** member list, add, promote, remove (etcdctl's membership commands). */
+/**
+ * member list, add, promote, remove: etcdctl's membership commands, with its simple and JSON
+ * output (etcdctl prints a table for member list only). Member IDs are hexadecimal on the
+ * command line and in simple output.
+ */
 import type { Member } from "@sisyphusdb/client";
-import { parseLeaseId } from "../args/lease-id.js";
+import { parseMemberId, parseMemberName, parsePeerUrls } from "../args/member-args.js";
 import type { Command, CommandGroup } from "../command.js";
 import { UsageError } from "../errors.js";
-import { memberListJson } from "../output/etcd-json.js";
+import { memberAddJson, memberListJson } from "../output/etcd-json.js";
+import { joinFlags } from "../output/join-flags.js";
 import { encodeJson } from "../output/json.js";
 import { renderTable } from "../output/table.js";
 import { memberIdHex } from "../output/text.js";
-import { ALL_FORMATS } from "./output-formats.js";
+import { ALL_FORMATS, SIMPLE_JSON } from "./output-formats.js";
 
 const MEMBER_COLUMNS = ["ID", "status", "name", "peer addrs", "client addrs", "is learner"];
 
@@ -49,43 +54,33 @@ const memberListCommand: Command = {
   },
 };
 
-/** A member ID on the command line: hexadecimal, as `member list` prints it. */
-function parseMemberId(text: string): bigint {
-  return parseLeaseId(text, "member ID");
-}
-
-/** "http://a:7380,http://b:7380" as peer URLs; UsageError when empty or not http(s)://host:port. */
-function parsePeerUrls(text: string | undefined): string[] {
-  if (text === undefined || text.trim() === "") throw new UsageError("member add needs --peer-urls, e.g. --peer-urls=http://10.0.0.4:7380");
-  return text.split(",").map((raw) => {
-    const u = raw.trim();
-    if (!/^https?:\/\/[^/\s]+:\d+$/.test(u)) throw new UsageError(`bad peer URL ${JSON.stringify(u)}: expected http(s)://host:port`);
-    return u;
-  });
-}
-
 const memberAddCommand: Command = {
   kind: "command",
   name: "add",
   usage: "member add <name> --peer-urls=<url>[,<url>...] [--learner]",
   summary: "Adds a member to the cluster",
-  description:
-    "Prints the new member's ID and the flags to start it with (--initial-cluster-state existing). Add it as a learner, then promote it once it has caught up: a voter that has not started yet counts against the quorum.",
+  description: `Simple output: "Member <ID> added to cluster <cluster ID>", then the flags to start the new
+member with (also give it the cluster's --initial-cluster-token and its --listen-peer-url).
+Add it as a learner, start it, then promote it once it has caught up: a voter that has not
+started yet counts against the quorum.`,
   flags: [
     { name: "peer-urls", kind: "value", valueName: "urls", description: "Comma-separated peer URLs the new member will listen on" },
     { name: "learner", kind: "boolean", description: "Add it as a learner (recommended; promote it later)" },
   ],
-  args: { min: 1, max: 1 },
-  outputs: ["simple"],
+  args: { min: 1, max: 1, missing: "member add needs the new member's name, e.g. member add m4 --peer-urls=http://10.0.0.4:7380" },
+  outputs: SIMPLE_JSON,
   async run(ctx, args, flags) {
-    const name = args[0];
+    const name = parseMemberName(args[0]);
     const peerUrls = parsePeerUrls(flags.string("peer-urls"));
     const { member, members, header } = await ctx.client().memberAdd(peerUrls, { isLearner: flags.boolean("learner") });
-    const cluster = members.flatMap((m) => (m.id === member.id ? peerUrls.map((u) => `${name}=${u}`) : m.peerUrls.map((u) => `${m.name || memberIdHex(m.id)}=${u}`)));
+    if (ctx.options.writeOut === "json") {
+      ctx.out.line(encodeJson(memberAddJson(member, members, header, ctx.options.hex)));
+      return;
+    }
     ctx.out.line(`Member ${memberIdHex(member.id)} added to cluster ${memberIdHex(header.clusterId)}`);
     ctx.out.line("");
     ctx.out.line("Start it with:");
-    ctx.out.line(`  --name ${name} --initial-cluster ${cluster.join(",")} --initial-advertise-peer-urls ${peerUrls.join(",")} --initial-cluster-state existing`);
+    ctx.out.line(`  ${joinFlags(name, member, members)}`);
   },
 };
 
@@ -94,14 +89,16 @@ const memberPromoteCommand: Command = {
   name: "promote",
   usage: "member promote <member ID>",
   summary: "Makes a learner a voter",
-  description: "Fails with FAILED_PRECONDITION until the learner has caught up with the leader's log.",
+  description: `Simple output: "Member <ID> promoted in cluster <cluster ID>". Fails with failed_precondition
+until the learner has caught up with the leader's log.`,
   flags: [],
-  args: { min: 1, max: 1 },
-  outputs: ["simple"],
+  args: { min: 1, max: 1, missing: "member promote needs the ID of the learner (hexadecimal, as member list prints it)" },
+  outputs: SIMPLE_JSON,
   async run(ctx, args) {
     const id = parseMemberId(args[0]);
-    const { header } = await ctx.client().memberPromote(id);
-    ctx.out.line(`Member ${memberIdHex(id)} promoted in cluster ${memberIdHex(header.clusterId)}`);
+    const { members, header } = await ctx.client().memberPromote(id);
+    if (ctx.options.writeOut === "json") ctx.out.line(encodeJson(memberListJson(members, header, ctx.options.hex)));
+    else ctx.out.line(`Member ${memberIdHex(id)} promoted in cluster ${memberIdHex(header.clusterId)}`);
   },
 };
 
@@ -110,14 +107,17 @@ const memberRemoveCommand: Command = {
   name: "remove",
   usage: "member remove <member ID>",
   summary: "Removes a member from the cluster",
-  description: "The removed member stops once its removal reaches it.",
+  description: `Simple output: "Member <ID> removed from cluster <cluster ID>". The removed member stops once
+its removal reaches it. Refused (failed_precondition) when the voters left running could not
+form a quorum.`,
   flags: [],
-  args: { min: 1, max: 1 },
-  outputs: ["simple"],
+  args: { min: 1, max: 1, missing: "member remove needs the ID of the member (hexadecimal, as member list prints it)" },
+  outputs: SIMPLE_JSON,
   async run(ctx, args) {
     const id = parseMemberId(args[0]);
-    const { header } = await ctx.client().memberRemove(id);
-    ctx.out.line(`Member ${memberIdHex(id)} removed from cluster ${memberIdHex(header.clusterId)}`);
+    const { members, header } = await ctx.client().memberRemove(id);
+    if (ctx.options.writeOut === "json") ctx.out.line(encodeJson(memberListJson(members, header, ctx.options.hex)));
+    else ctx.out.line(`Member ${memberIdHex(id)} removed from cluster ${memberIdHex(header.clusterId)}`);
   },
 };
 

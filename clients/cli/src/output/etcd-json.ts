@@ -111,17 +111,35 @@ function idJson(id: bigint, hex: boolean): JsonValue {
   return hex ? memberIdHex(id) : id;
 }
 
-export function memberListJson(members: readonly Member[], header: ResponseHeader, hex: boolean): JsonObject {
+/** The header of the member commands' JSON: with --hex, cluster_id and member_id are hex strings. */
+function memberHeaderJson(header: ResponseHeader, hex: boolean): JsonObject {
+  return { ...headerJson(header), cluster_id: idJson(header.clusterId, hex), member_id: idJson(header.memberId, hex) };
+}
+
+/** etcd's Member: {"ID", "name"?, "peerURLs"?, "clientURLs"?, "isLearner"?}. */
+export function memberJson(member: Member, hex: boolean): JsonObject {
   return {
-    header: { ...headerJson(header), cluster_id: idJson(header.clusterId, hex), member_id: idJson(header.memberId, hex) },
-    members: members.map((m) => ({
-      ID: idJson(m.id, hex),
-      name: nonZero(m.name),
-      peerURLs: nonZero(m.peerUrls),
-      clientURLs: nonZero(m.clientUrls),
-      isLearner: nonZero(m.isLearner),
-    })),
+    ID: idJson(member.id, hex),
+    name: nonZero(member.name),
+    peerURLs: nonZero(member.peerUrls),
+    clientURLs: nonZero(member.clientUrls),
+    isLearner: nonZero(member.isLearner),
   };
+}
+
+/** member list, member promote and member remove: {"header", "members"}. */
+export function memberListJson(members: readonly Member[], header: ResponseHeader, hex: boolean): JsonObject {
+  return { header: memberHeaderJson(header, hex), members: members.map((m) => memberJson(m, hex)) };
+}
+
+/** member add: {"header", "member", "members"}. */
+export function memberAddJson(member: Member, members: readonly Member[], header: ResponseHeader, hex: boolean): JsonObject {
+  return { header: memberHeaderJson(header, hex), member: memberJson(member, hex), members: members.map((m) => memberJson(m, hex)) };
+}
+
+/** move-leader: {"header"} (the new leader's term in raft_term). */
+export function moveLeaderJson(header: ResponseHeader, hex: boolean): JsonObject {
+  return { header: memberHeaderJson(header, hex) };
 }
 
 /** One `endpoint status` entry: {"Endpoint": url, "Status": {...}} with etcd's StatusResponse field names, plus ours. */
