@@ -80,6 +80,9 @@ export class Replication {
       },
       onMembership: (change) => {
         if (change.type === "removeNode" && change.nodeId === ids.memberId) {
+          // No longer a member: nothing it sends or serves on the peer port counts any more, so
+          // the peer traffic ends now, not after the client API has drained.
+          transport?.close();
           hooks.onFatal(new Error("this member was removed from the cluster"));
           return;
         }
@@ -127,6 +130,7 @@ export class Replication {
         memberId: ids.memberId,
         clusterId: ids.clusterId,
         peers,
+        sourceAddress: config.listenPeerUrl.hostname.replace(/^\[|\]$/g, ""),
         logger: logger.child({ component: "transport" }),
         handlers: {
           deliver: (m) => driver.node?.step(m),

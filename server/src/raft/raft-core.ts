@@ -70,6 +70,8 @@ export class RaftCore {
   private quorum: QuorumConfig = [new Set()];
   private readonly progress = new Map<NodeId, Progress>();
   private readonly votes = new Map<NodeId, boolean>();
+  /** Whether the campaign under way is a leadership transfer's (its requests pass voters' leases). */
+  private campaignIsTransfer = false;
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
@@ -117,6 +119,25 @@ export class RaftCore {
     else if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.campaign(this.config.preVote ? "preElection" : "election");
+    } else if ((this.role === "preCandidate" || this.role === "candidate") && this.electionElapsed % this.config.heartbeatTicks === 0) {
+      this.askVotesAgain();
+    }
+  }
+
+  /**
+   * A voter still within the old leader's lease ignores a (pre-)vote request without answering
+   * (it heard from that leader less than an election timeout ago), and a request sent while the
+   * connection was down is lost. Asking those that have not answered again every heartbeat
+   * interval turns their lease ending into a vote within a heartbeat, instead of the whole
+   * randomized timeout of another campaign. Repeating a request binds nothing new: a voter
+   * answers it as it answered (or would have answered) the first.
+   */
+  private askVotesAgain(): void {
+    const type = this.role === "preCandidate" ? "preVote" : "vote";
+    const term = this.role === "preCandidate" ? this.term + 1 : this.term;
+    for (const id of this.conf.voters) {
+      if (id === this.id || this.votes.has(id)) continue;
+      this.send({ type, from: this.id, to: id, term, lastIndex: this.log.lastIndex(), lastTerm: this.log.lastTerm(), transfer: this.campaignIsTransfer });
     }
   }
 
@@ -143,6 +164,7 @@ export class RaftCore {
     if (kind === "preElection") this.becomePreCandidate();
     else this.becomeCandidate();
     const term = kind === "preElection" ? this.term + 1 : this.term;
+    this.campaignIsTransfer = kind === "transfer";
     this.votes.set(this.id, true);
     if (this.pollVotes() === "won") {
       if (kind === "preElection") this.campaign("election");

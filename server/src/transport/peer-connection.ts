@@ -9,7 +9,9 @@
  * or is failed by its user (a stream on it broke) is destroyed and goes down; the next attempt
  * waits reconnectDelayMs (exponential with jitter, reset once a connection opens).
  *
- * Sockets have TCP_NODELAY set: Raft messages are small and latency-bound. The stream window
+ * Sockets have TCP_NODELAY set: Raft messages are small and latency-bound. With sourceAddress
+ * set they leave from that local address (the member's own peer address), so the peer and
+ * anything in between see one stable source address per member. The stream window
  * (SETTINGS_INITIAL_WINDOW_SIZE) and the connection window are raised from HTTP/2's 64 KiB so a
  * 4 MiB batch or a snapshot is not held up by WINDOW_UPDATE round trips.
  */
@@ -30,6 +32,8 @@ export interface PeerConnectionOptions {
   readonly connectTimeoutMs: number;
   readonly backoff: BackoffLimits;
   readonly random: () => number;
+  /** The local IP address connections leave from; the OS picks one when undefined. */
+  readonly sourceAddress?: string;
 }
 
 export interface PeerConnectionEvents {
@@ -116,7 +120,7 @@ export class PeerConnection {
     this.failure = undefined;
     const { host, port } = this;
     const session = http2.connect(`http://${host.includes(":") ? `[${host}]` : host}:${port}`, {
-      createConnection: () => net.connect({ host, port, noDelay: true }),
+      createConnection: () => net.connect({ host, port, noDelay: true, localAddress: this.options.sourceAddress }),
       settings: { initialWindowSize: STREAM_WINDOW_BYTES },
       maxSessionMemory: SESSION_MEMORY_MB,
     });

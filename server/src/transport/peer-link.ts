@@ -40,6 +40,8 @@ export interface LinkContext {
   readonly limits: TransportLimits;
   readonly logger: TransportLogger;
   readonly random: () => number;
+  /** The local address connections to peers leave from (see RaftTransportOptions.sourceAddress). */
+  readonly sourceAddress: string | undefined;
 }
 
 export interface PeerStats {
@@ -108,6 +110,7 @@ export class PeerLink {
         connectTimeoutMs: limits.connectTimeoutMs,
         backoff: { minMs: limits.reconnectMinMs, maxMs: limits.reconnectMaxMs },
         random: ctx.random,
+        sourceAddress: ctx.sourceAddress,
       },
       { onOpen: (session) => this.onOpen(session), onDown: (reason) => this.onDown(reason) },
     );

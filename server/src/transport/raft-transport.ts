@@ -20,6 +20,7 @@
  * member list can be passed.
  */
 import type http2 from "node:http2";
+import net from "node:net";
 import { Code } from "@connectrpc/connect";
 import type { PeerHello } from "../../../gen/sisyphus/raft/v1/raft_pb.js";
 import type { EntryType, Message, NodeId, ProposeResult } from "../raft/index.js";
@@ -46,6 +47,12 @@ export interface RaftTransportOptions {
   readonly limits?: Partial<TransportLimits>;
   /** The jitter of reconnect backoff; Math.random unless a test wants it fixed. */
   readonly random?: () => number;
+  /**
+   * The host this member listens for peers on. When it is a specific IP address (not a wildcard
+   * such as 0.0.0.0 or ::, not a host name), connections to peers leave from it, so peers (and
+   * firewalls or proxies between them) see one stable source address per member.
+   */
+  readonly sourceAddress?: string;
 }
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(?:\+proto)?(?:;|$)/i;
@@ -69,7 +76,14 @@ export class RaftTransport {
     this.handlers = options.handlers;
     this.logger = options.logger;
     this.identity = { clusterId: options.clusterId, memberId: options.memberId, isPeer: (id) => this.links.has(id) };
-    this.linkContext = { identity: this.identity, handlers: this.handlers, limits: this.limits, logger: this.logger, random: options.random ?? Math.random };
+    this.linkContext = {
+      identity: this.identity,
+      handlers: this.handlers,
+      limits: this.limits,
+      logger: this.logger,
+      random: options.random ?? Math.random,
+      sourceAddress: specificAddress(options.sourceAddress),
+    };
     this.inboundContext = {
       identity: this.identity,
       handlers: this.handlers,
@@ -209,6 +223,13 @@ export class RaftTransport {
     call.whenClosed(() => link.release(call));
     return link;
   }
+}
+
+/** `host` if it is one specific IP address; undefined for a wildcard, a host name or nothing. */
+function specificAddress(host: string | undefined): string | undefined {
+  if (host === undefined || net.isIP(host) === 0) return undefined;
+  // An IP address written with only zeros, dots and colons is 0.0.0.0 or :: (the wildcards).
+  return /^[0.:]+$/.test(host) ? undefined : host;
 }
 
 function refuse(call: GrpcServerCall, status: GrpcStatus): void {

@@ -3,6 +3,8 @@
  * client ports chosen by the OS, peer ports picked free just before start (they must be known
  * up front for --initial-cluster), data under one temporary directory. Members are started and
  * killed by PID through ServerProcess, so everything started is killed when the test ends.
+ * ClusterOptions.peerUrls places the peer ports elsewhere and lets members advertise another
+ * address than they listen on (partition.test.ts puts a proxy in between).
  *
  * Calls go over the Connect protocol with JSON (fetch), which needs no client library and shows
  * exactly what a user sees: status codes and the error metadata.
@@ -15,8 +17,22 @@ import { ServerProcess } from "../e2e/server-process.js";
 
 export interface MemberSpec {
   name: string;
+  /** The URL the member listens for peers on (--listen-peer-url). */
   peerUrl: string;
   dataDir: string;
+  /** The URL the other members reach it at (--initial-advertise-peer-urls), when not peerUrl (e.g. a proxy in between). */
+  advertisePeerUrl?: string;
+}
+
+/** Where a member listens for peers and where the others reach it. */
+export interface PeerUrls {
+  listen: string;
+  advertise: string;
+}
+
+export interface ClusterOptions {
+  /** Each member's peer URLs (default: listen on a free port of 127.0.0.1, reached there directly). */
+  peerUrls?: (name: string) => PeerUrls | Promise<PeerUrls>;
 }
 
 export interface CallOutcome {
@@ -36,13 +52,13 @@ export interface MemberStatus {
   committedIndex: number;
 }
 
-/** A free TCP port on 127.0.0.1 (bound, read, released). */
-export async function freePort(): Promise<number> {
+/** A free TCP port on `host` (bound, read, released). */
+export async function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
     server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
+    server.listen(0, host, () => {
       const { port } = server.address() as net.AddressInfo;
       server.close(() => resolve(port));
     });
@@ -58,11 +74,18 @@ export class TestCluster {
     private readonly extraArgs: string[],
   ) {}
 
-  static async start(size: number, extraArgs: string[] = []): Promise<TestCluster> {
+  static async start(size: number, extraArgs: string[] = [], options: ClusterOptions = {}): Promise<TestCluster> {
     const root = fs.mkdtempSync(path.join(os.tmpdir(), "sisyphus-cluster-"));
     const specs: MemberSpec[] = [];
     for (let i = 1; i <= size; i++) {
-      specs.push({ name: `m${i}`, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir: path.join(root, `m${i}`) });
+      const name = `m${i}`;
+      const dataDir = path.join(root, name);
+      if (options.peerUrls === undefined) {
+        specs.push({ name, peerUrl: `http://127.0.0.1:${await freePort()}`, dataDir });
+      } else {
+        const urls = await options.peerUrls(name);
+        specs.push({ name, peerUrl: urls.listen, advertisePeerUrl: urls.advertise, dataDir });
+      }
     }
     const cluster = new TestCluster(root, specs, extraArgs);
     await Promise.all(specs.map((s) => cluster.startMember(s.name)));
@@ -70,7 +93,7 @@ export class TestCluster {
   }
 
   initialCluster(): string {
-    return this.specs.map((s) => `${s.name}=${s.peerUrl}`).join(",");
+    return this.specs.map((s) => `${s.name}=${s.advertisePeerUrl ?? s.peerUrl}`).join(",");
   }
 
   spec(name: string): MemberSpec {
@@ -89,6 +112,7 @@ export class TestCluster {
         name,
         "--listen-peer-url",
         spec.peerUrl,
+        ...(spec.advertisePeerUrl === undefined ? [] : ["--initial-advertise-peer-urls", spec.advertisePeerUrl]),
         "--initial-cluster",
         initialCluster,
         "--initial-cluster-state",

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { NodeId } from "../../src/raft/index.js";
 import { appliedValues, bytes, Harness } from "./core-harness.js";
 
 const A = 1n;
@@ -73,6 +74,27 @@ describe("RaftCore elections", () => {
     const leaders = [B, C].filter((id) => h.node(id).core.status().role === "leader");
     assert.equal(leaders.length, 1, "exactly one of them leads after one round");
     assert.equal(h.node(leaders[0]).core.status().term, 3, "elected in the first term tried: no split vote");
+  });
+
+  it("a pre-candidate asks again a voter that ignored it within the old leader's lease, and wins as that lease ends", () => {
+    const electionTicks = 10;
+    const heartbeatTicks = 2;
+    const { h } = threeNodes({ electionTicks, heartbeatTicks });
+    h.tickAll(heartbeatTicks); // a heartbeat round: B and C have just heard from A
+    h.isolate(A);
+    h.node(B).core.campaign();
+    h.stabilize();
+    assert.equal(h.node(B).core.status().role, "preCandidate", "C, within A's lease, ignored the pre-vote");
+    const survivorLeader = (): NodeId | undefined => [B, C].find((id) => h.node(id).core.status().role === "leader");
+    let ticks = 0;
+    while (survivorLeader() === undefined && ticks < 10 * electionTicks) {
+      h.node(B).core.tick();
+      h.node(C).core.tick();
+      h.stabilize();
+      ticks++;
+    }
+    assert.equal(survivorLeader(), B, "B's repeated request won C's vote before either timed out again");
+    assert.ok(ticks <= electionTicks + heartbeatTicks, `B led ${ticks} ticks after its campaign; C's lease ended after ${electionTicks}`);
   });
 
   it("check-quorum: a leader cut off from the others steps down, the rest elect a new leader", () => {
