@@ -23,7 +23,7 @@ async function endpointsToAsk(ctx: CommandContext, cluster: boolean): Promise<st
   return [...new Set(members.flatMap((m) => m.clientUrls))];
 }
 
-const STATUS_COLUMNS = ["endpoint", "ID", "version", "db size", "is leader", "is learner", "raft term", "raft index", "raft applied index", "revision", "errors"];
+const STATUS_COLUMNS = ["endpoint", "ID", "version", "db size", "is leader", "is learner", "raft term", "raft index", "raft applied index", "raft log size", "revision", "errors"];
 
 function statusRow(endpoint: string, status: MemberStatus): string[] {
   return [
@@ -36,6 +36,7 @@ function statusRow(endpoint: string, status: MemberStatus): string[] {
     String(status.header.raftTerm),
     String(status.raftCommittedIndex),
     String(status.raftAppliedIndex),
+    humanBytes(status.raftLogSizeBytes),
     String(status.header.revision),
     status.errors.join(", "),
   ];
