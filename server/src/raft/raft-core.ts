@@ -474,10 +474,11 @@ export class RaftCore {
   // ------------------------------------------------------------------ votes
 
   private handleVoteRequest(m: VoteMessage): void {
+    // The pre-vote tie-break applies whichever clause would grant: a pre-candidate has no vote
+    // and no leader, so the middle clause alone would let two of them yield to each other.
     const canVote =
-      this.vote === m.from ||
-      (this.vote === NO_NODE && this.leaderId === NO_NODE) ||
-      (m.type === "preVote" && m.term > this.term && this.yieldsPreVoteTo(m));
+      (m.type !== "preVote" || this.yieldsPreVoteTo(m)) &&
+      (this.vote === m.from || (this.vote === NO_NODE && this.leaderId === NO_NODE) || (m.type === "preVote" && m.term > this.term));
     if (canVote && this.log.isUpToDate(m.lastIndex, m.lastTerm)) {
       // The answer carries the requested term so the candidate counts it in that term.
       this.send({ type: m.type === "vote" ? "voteResponse" : "preVoteResponse", from: this.id, to: m.from, term: m.term, reject: false });
@@ -485,11 +486,14 @@ export class RaftCore {
         this.electionElapsed = 0;
         this.vote = m.from;
       } else if (this.role === "follower" || this.role === "preCandidate") {
-        // A granted pre-vote also holds back this node's own campaign for a timeout (or two
-        // nodes timing out together would both campaign and split the vote), and forgets the
-        // leader it no longer hears from, so the lease check does not refuse the real vote.
+        // A granted pre-vote also holds back this node's own campaign (or two nodes timing out
+        // together would both campaign and split the vote), and forgets the leader it no longer
+        // hears from, so the lease check does not refuse the real vote. The hold lasts half an
+        // election timeout: the rival's real vote request (one round trip away) resets the timer
+        // fully when it comes; when it does not (the rival yielded to this node too, or its
+        // messages were lost) this node tries again soon instead of after a whole new timeout.
         if (this.role === "preCandidate") this.becomeFollower(this.term, NO_NODE);
-        this.electionElapsed = 0;
+        this.electionElapsed = Math.max(0, this.randomizedElectionTimeout - Math.ceil(this.config.electionTicks / 2));
         this.leaderId = NO_NODE;
       }
     } else {

@@ -76,6 +76,17 @@ describe("RaftCore elections", () => {
     assert.equal(h.node(leaders[0]).core.status().term, 3, "elected in the first term tried: no split vote");
   });
 
+  it("two pre-candidates that never voted in their term (a fresh cluster) also do not both yield", () => {
+    const h = new Harness([A, B, C]);
+    // Neither has a vote nor a leader to forget: only the tie-break keeps both from granting.
+    h.node(B).core.campaign();
+    h.node(C).core.campaign();
+    h.stabilize();
+    const leaders = [B, C].filter((id) => h.node(id).core.status().role === "leader");
+    assert.equal(leaders.length, 1, "exactly one of them leads after one round");
+    assert.equal(h.node(leaders[0]).core.status().term, 2);
+  });
+
   it("a pre-candidate asks again a voter that ignored it within the old leader's lease, and wins as that lease ends", () => {
     const electionTicks = 10;
     const heartbeatTicks = 2;
