@@ -25,7 +25,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as hdr from "hdr-histogram-js";
 import { ServerProcess, stopAllServers } from "../test/e2e/server-process.js";
-import { type ApiDriver, grpcJsDriver, sdkDriver } from "./api-drivers.js";
+import { type KvDriver, grpcJsDriver, sdkDriver } from "../../loadtest/src/drivers.js";
 import { ensureH2load, runH2load } from "./h2load.js";
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -35,7 +35,7 @@ const PUT_KEYS = 100_000;
 /** etcd 3.4 single member on this machine, 64 clients, durable puts (issue 4's orientation figure). */
 const ETCD_REFERENCE_PUTS_C64 = 5_450;
 
-const CLIENTS: Record<string, (url: string) => ApiDriver> = {
+const CLIENTS: Record<string, (url: string) => KvDriver> = {
   "sdk-pipeline": (url) => sdkDriver("SDK pipeline (gRPC, one stream)", url, { protocol: "grpc", pipeline: true }),
   "sdk-grpc": (url) => sdkDriver("SDK unary gRPC", url, { protocol: "grpc", pipeline: false }),
   "sdk-connect": (url) => sdkDriver("SDK unary Connect (h2)", url, { protocol: "connect", pipeline: false }),
@@ -72,7 +72,7 @@ function processCpuUs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticksPerSecond;
 }
 
-async function runCell(driver: ApiDriver, clientId: string, op: "put" | "get", concurrency: number, seconds: number, serverPid: number): Promise<CellResult> {
+async function runCell(driver: KvDriver, clientId: string, op: "put" | "get", concurrency: number, seconds: number, serverPid: number): Promise<CellResult> {
   const histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
   const value = Buffer.alloc(VALUE_BYTES, 0x61);
   let ops = 0;
@@ -166,7 +166,7 @@ async function h2loadRows(levels: number[], seconds: number): Promise<CellResult
   return rows;
 }
 
-async function preload(driver: ApiDriver): Promise<void> {
+async function preload(driver: KvDriver): Promise<void> {
   const value = Buffer.alloc(VALUE_BYTES, 0x62);
   let i = 0;
   await Promise.all(

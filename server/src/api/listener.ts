@@ -6,6 +6,9 @@
  *
  * Shutdown (close): stop accepting, send GOAWAY to every HTTP/2 session and close idle HTTP/1.1
  * connections, let calls in progress finish until the drain deadline, then destroy what is left.
+ * Which HTTP/1.1 connections are idle is counted here (requests in flight per socket): the
+ * http.Server never listens itself (it is handed sockets), so its own connection tracking, which
+ * closeIdleConnections() relies on, is never set up.
  */
 import http from "node:http";
 import http2 from "node:http2";
@@ -33,11 +36,15 @@ export class DualProtocolListener {
   private readonly h1: http.Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   private readonly sockets = new Set<net.Socket>();
+  /** HTTP/1.1 sockets and how many requests each has in flight. */
+  private readonly h1InFlight = new Map<net.Socket, number>();
+  private closing = false;
 
   private constructor(options: ListenerOptions) {
     this.h2 = http2.createServer({ settings: { maxConcurrentStreams: options.maxConcurrentStreams } }, options.handler);
     this.h1 = http.createServer(options.handler);
     this.h1.keepAliveTimeout = 60_000;
+    this.h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => this.trackRequest(req.socket, res));
     this.h2.on("session", (session: http2.ServerHttp2Session) => {
       this.sessions.add(session);
       session.on("close", () => this.sessions.delete(session));
@@ -80,6 +87,10 @@ export class DualProtocolListener {
       // session when it adopts the socket, http/1.1 gets them with its first 'data' event.
       socket.pause();
       socket.unshift(head);
+      if (!isHttp2) {
+        this.h1InFlight.set(socket, 0);
+        socket.once("close", () => this.h1InFlight.delete(socket));
+      }
       (isHttp2 ? this.h2 : this.h1).emit("connection", socket);
       if (!isHttp2) socket.resume();
     };
@@ -89,16 +100,28 @@ export class DualProtocolListener {
 
   /** Stops accepting; drains until `drainMs` have passed or nothing is left; then destroys the rest. */
   async close(drainMs: number): Promise<void> {
+    this.closing = true;
     const closed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const session of this.sessions) session.close();
-    this.h1.closeIdleConnections();
+    for (const [socket, inFlight] of this.h1InFlight) if (inFlight === 0) socket.end();
     const deadline = Date.now() + drainMs;
     while (this.sockets.size > 0 && Date.now() < deadline) {
-      this.h1.closeIdleConnections();
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     for (const session of this.sessions) session.destroy();
     for (const socket of this.sockets) socket.destroy();
     await closed;
+  }
+
+  /** Counts a request in flight on an HTTP/1.1 socket; once closing, a socket whose last response went out is ended. */
+  private trackRequest(socket: net.Socket, res: http.ServerResponse): void {
+    this.h1InFlight.set(socket, (this.h1InFlight.get(socket) ?? 0) + 1);
+    if (this.closing) res.shouldKeepAlive = false;
+    res.once("close", () => {
+      const inFlight = (this.h1InFlight.get(socket) ?? 1) - 1;
+      if (!this.h1InFlight.has(socket)) return;
+      this.h1InFlight.set(socket, inFlight);
+      if (this.closing && inFlight === 0) socket.end();
+    });
   }
 }

@@ -5,6 +5,7 @@
 // hanging, the process exits 0 well within --shutdown-timeout-ms, and after a restart every
 // acknowledged put is there.
 import assert from "node:assert/strict";
+import http from "node:http";
 import { after, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { PipelineRequest, PipelineResponse } from "../../../gen/sisyphus/kv/v1/kv_pb.js";
@@ -123,5 +124,31 @@ it("SIGTERM drains calls in flight, ends streams with UNAVAILABLE, exits 0, and 
   } finally {
     clearInterval(feeder);
     connection.close();
+  }
+});
+
+it("an idle HTTP/1.1 keep-alive connection does not hold SIGTERM up until the drain deadline", async () => {
+  const drainMs = 20_000;
+  const server = await ServerProcess.start({ args: ["--shutdown-timeout-ms", String(drainMs)] });
+  const agent = new http.Agent({ keepAlive: true });
+  try {
+    // One answered request leaves the connection open and idle, as curl --keepalive, browsers and fetch do.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${server.url}/healthz`, { agent }, (res) => {
+        res.resume();
+        res.once("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.once("error", reject);
+      req.end();
+    });
+    assert.equal(status, 200);
+    assert.equal(Object.values(agent.freeSockets).flat().length, 1, "the connection stays open, idle");
+    const exitCode = await server.stop(drainMs - 5_000);
+    assert.equal(exitCode, 0);
+    const stopped = /"ms":(\d+),[^\n]*"member stopped"/.exec(server.output);
+    assert.ok(stopped !== null, `no "member stopped" line in:\n${server.output}`);
+    assert.ok(Number(stopped[1]) < drainMs / 2, `the member took ${stopped[1]} ms to stop, waiting on the idle connection`);
+  } finally {
+    agent.destroy();
   }
 });
