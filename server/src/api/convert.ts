@@ -43,6 +43,16 @@ export function int64ToNumber(value: bigint, field: string): number {
   return Number(value);
 }
 
+/**
+ * A compare target's number. Every int64 is valid here (etcd takes any); revisions and versions
+ * never pass 2^53, so a value beyond the safe range compares exactly as the nearest safe one.
+ */
+function comparedNumber(value: bigint): number {
+  if (value > MAX_SAFE) return Number.MAX_SAFE_INTEGER;
+  if (value < -MAX_SAFE) return -Number.MAX_SAFE_INTEGER;
+  return Number(value);
+}
+
 export function rangeFromProto(m: PbRangeRequest, field = ""): RangeRequest {
   return {
     key: m.key,
@@ -69,7 +79,7 @@ export function deleteRangeFromProto(m: PbDeleteRangeRequest): DeleteRangeReques
   return { key: m.key, rangeEnd: m.rangeEnd, prevKv: m.prevKv };
 }
 
-function compareFromProto(m: PbCompare, field: string): Compare {
+function compareFromProto(m: PbCompare): Compare {
   let target: CompareTarget;
   switch (m.target.case) {
     case "value":
@@ -81,7 +91,7 @@ function compareFromProto(m: PbCompare, field: string): Compare {
     case "version":
     case "createRevision":
     case "modRevision":
-      target = { case: m.target.case, value: int64ToNumber(m.target.value, `${field}${snake(m.target.case)}`) };
+      target = { case: m.target.case, value: comparedNumber(m.target.value) };
       break;
     default:
       target = { case: undefined };
@@ -106,7 +116,7 @@ function requestOpFromProto(m: PbRequestOp, field: string): RequestOp {
 
 export function txnFromProto(m: PbTxnRequest, field = ""): TxnRequest {
   return {
-    compare: m.compare.map((c, i) => compareFromProto(c, `${field}compare[${i}].`)),
+    compare: m.compare.map((c) => compareFromProto(c)),
     success: m.success.map((op, i) => requestOpFromProto(op, `${field}success[${i}].`)),
     failure: m.failure.map((op, i) => requestOpFromProto(op, `${field}failure[${i}].`)),
   };
@@ -170,8 +180,4 @@ export function responseOpToProto(op: ResponseOp, header: MessageInitShape<typeo
 
 export function eventToProto(e: WatchEvent): MessageInitShape<typeof EventSchema> {
   return { type: e.type as number as PbEventType, kv: keyValueToProto(e.kv), prevKv: e.prevKv === undefined ? undefined : keyValueToProto(e.prevKv) };
-}
-
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 }

@@ -2,13 +2,17 @@
  * Primitive encodings shared by the command codec and the stored records:
  *
  *   varint  unsigned LEB128 of a safe integer (0 .. 2^53 - 1)
- *   svarint zigzag then varint, for safe integers that may be negative (n >= 0 -> 2n, n < 0 -> -2n - 1)
+ *   svarint zigzag then varint, for safe integers that may be negative (n >= 0 -> 2n, n < 0 -> -2n - 1);
+ *           the zigzag value reaches 2^54 - 3, so it may take 8 bytes (56 bits)
  *   int64   8 bytes, big-endian two's complement of a bigint in [-2^63, 2^63)
  *   bytes   varint length | the bytes
  *
  * Readers check every length against the bytes left and report damage through `fail`, so a
  * truncated or garbled buffer is an error, never an out-of-bounds read.
  */
+
+/** Below this magnitude a zigzag value (at most 2|n|) is below 2^53: exact as a double. */
+const ZIGZAG_EXACT_LIMIT = 2 ** 52;
 
 /** Appends to a buffer that grows by doubling. */
 export class ByteWriter {
@@ -41,7 +45,16 @@ export class ByteWriter {
   }
 
   svarint(n: number): this {
-    return this.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+    if (n >= -ZIGZAG_EXACT_LIMIT && n < ZIGZAG_EXACT_LIMIT) return this.varint(n >= 0 ? n * 2 : -n * 2 - 1);
+    // Zigzag doubles the magnitude: past 2^52 it leaves the doubles' exact range, so bigint.
+    let z = n >= 0 ? BigInt(n) * 2n : BigInt(-n) * 2n - 1n;
+    this.reserve(8);
+    while (z >= 0x80n) {
+      this.buf[this.end++] = Number(z & 0x7fn) | 0x80;
+      z >>= 7n;
+    }
+    this.buf[this.end++] = Number(z);
+    return this;
   }
 
   int64(n: bigint): this {
@@ -112,8 +125,25 @@ export class ByteReader {
   }
 
   svarint(): number {
-    const z = this.varint();
+    const start = this.offset;
+    let z = 0;
+    for (let scale = 1; ; scale *= 0x80) {
+      if (this.offset >= this.buf.length) this.fail("truncated varint", start);
+      const b = this.buf[this.offset++]!;
+      if (scale === 2 ** 49) return this.longSvarint(z, b, start);
+      z += (b & 0x7f) * scale;
+      if (b < 0x80) break;
+    }
     return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+  }
+
+  /** The 8th byte of an svarint (bits 49..55, the last allowed): the zigzag value may pass 2^53, so bigint. */
+  private longSvarint(low: number, last: number, start: number): number {
+    if (last >= 0x80) this.fail("varint longer than 56 bits", start);
+    const z = BigInt(low) + (BigInt(last) << 49n);
+    const n = z % 2n === 0n ? z / 2n : -(z + 1n) / 2n;
+    if (n > BigInt(Number.MAX_SAFE_INTEGER) || n < -BigInt(Number.MAX_SAFE_INTEGER)) this.fail("svarint beyond a safe integer", start);
+    return Number(n);
   }
 
   int64(): bigint {

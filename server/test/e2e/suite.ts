@@ -416,6 +416,15 @@ function defineUnaryCases(ctx: SuiteContext): void {
         assert.equal(await holds({ ...r, operator: CompareOperator.EQUAL, target: { case: "version", value: 1n } }), false, "fails when one key of the range differs");
         const emptyRange = { key: bytes("txc/none/"), rangeEnd: prefixEnd(bytes("txc/none/")) };
         assert.equal(await holds({ ...emptyRange, operator: CompareOperator.EQUAL, target: emptyValue }), false, "a value compare on an empty range is false");
+        // Any int64 is a valid compare target, also past 2^53 (the codec's zigzag used to refuse past 2^52).
+        for (const [operator, value, expected] of [
+          [CompareOperator.LESS, 2n ** 52n + 1n, true],
+          [CompareOperator.LESS, 2n ** 62n, true],
+          [CompareOperator.GREATER, -(2n ** 62n), true],
+          [CompareOperator.EQUAL, 2n ** 63n - 1n, false],
+        ] as const) {
+          assert.equal(await holds({ ...r, operator, target: { case: "modRevision", value } }), expected, `mod_revision ${operator} ${value}`);
+        }
       } finally {
         await lease.revoke({ id: leaseId });
       }

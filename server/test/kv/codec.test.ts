@@ -28,7 +28,12 @@ import {
 import { plain } from "./kv-harness.js";
 
 const bytes = fc.uint8Array({ maxLength: 12 });
-const int = fc.integer({ min: -(2 ** 40), max: 2 ** 40 });
+// Every safe integer, with the edges of the svarint's bigint path (|n| around 2^52, 2^53 - 1) drawn often.
+const int = fc.oneof(
+  fc.integer({ min: -(2 ** 40), max: 2 ** 40 }),
+  fc.maxSafeInteger(),
+  fc.constantFrom(2 ** 52 - 1, 2 ** 52, 2 ** 52 + 1, Number.MAX_SAFE_INTEGER, -(2 ** 52) + 1, -(2 ** 52), -(2 ** 52) - 1, -Number.MAX_SAFE_INTEGER),
+);
 const int64 = fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n });
 
 const rangeOp = fc.record({
