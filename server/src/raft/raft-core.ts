@@ -322,6 +322,8 @@ export class RaftCore {
       snapshot,
       entries: this.log.takeUnstable(),
       messages: this.messages,
+      sendBeforePersist:
+        this.role === "leader" && snapshot === undefined && hardState.term === this.prevHardState.term && hardState.vote === this.prevHardState.vote,
       committedEntries: this.log.takeNextCommitted(this.config.maxAppendBytes * 4),
       readStates: this.readStates,
     };

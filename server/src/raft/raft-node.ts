@@ -6,7 +6,8 @@
  * The Ready loop (one at a time, started with setImmediate so every proposal made in the same
  * I/O phase joins one Ready and thus one append per follower and one fsync):
  *   1. install a received snapshot, then persist hard state and entries (one synced save);
- *   2. send the messages;
+ *   2. send the messages (a leader whose term and vote are durable sends them before step 1,
+ *      so its fsync and its followers' run at the same time: Ready.sendBeforePersist);
  *   3. hand committed entries to the state machine in order (not awaited: the state machine
  *      queues them and groups its engine writes; the log is its write-ahead log);
  *   4. answer read states once the state machine has applied their index; advance().
@@ -343,11 +344,14 @@ export class RaftNode<R> {
       this.snapshotIndex = rd.snapshot.index;
       this.confHistory = [{ index: rd.snapshot.index, conf: rd.snapshot.conf }];
     }
+    // A leader's appends go out while its own fsync runs (Ready.sendBeforePersist): a commit
+    // round then costs one fsync plus a round trip, not two fsyncs in a row.
+    if (rd.sendBeforePersist && rd.messages.length > 0) this.messenger.send(rd.messages);
     if (rd.hardState !== undefined || rd.snapshot !== undefined || rd.entries.length > 0) {
       await this.log.save({ hardState: rd.hardState, snapshot: rd.snapshot, entries: rd.entries });
     }
     const saveMs = performance.now() - started;
-    if (rd.messages.length > 0) this.messenger.send(rd.messages);
+    if (!rd.sendBeforePersist && rd.messages.length > 0) this.messenger.send(rd.messages);
     if (rd.committedEntries.length > 0) this.applyCommitted(rd.committedEntries);
     for (const rs of rd.readStates) this.readPointKnown(rs.context, rs.index);
     this.core.advance(rd);

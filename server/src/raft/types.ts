@@ -190,6 +190,13 @@ export interface Ready {
   readonly snapshot: SnapshotMeta | undefined;
   readonly entries: readonly Entry[];
   readonly messages: readonly Message[];
+  /**
+   * The messages may go out before the save is synced, in parallel with it (Raft thesis §10.2.1):
+   * set for a leader whose term and vote are already durable. Its appends carry entries it has
+   * not synced yet, which is safe because it counts its own copy toward commit only after
+   * advance(); nothing it sends depends on this Ready's save. Otherwise the save comes first.
+   */
+  readonly sendBeforePersist: boolean;
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   /** Who leads and this node's role, when either changed since the last Ready. */

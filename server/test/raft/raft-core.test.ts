@@ -120,6 +120,30 @@ describe("RaftCore elections", () => {
 });
 
 describe("RaftCore replication", () => {
+  it("lets only a leader with durable term and vote send before its save", () => {
+    const lone = new Harness([A]).node(A).core;
+    lone.campaign();
+    const elected = lone.ready();
+    assert.ok(elected.hardState !== undefined && elected.hardState.vote === A, "the election's term and vote are in this Ready");
+    assert.equal(elected.sendBeforePersist, false, "a new term and vote must be durable first");
+    lone.advance(elected);
+
+    const { h } = threeNodes();
+    const a = h.node(A).core;
+    a.propose(bytes("x"));
+    const steady = a.ready();
+    assert.ok(steady.messages.some((m) => m.type === "append"), "the proposal's appends");
+    assert.equal(steady.sendBeforePersist, true, "a steady leader's appends may overlap its fsync");
+    a.advance(steady);
+
+    const b = new Harness([A, B, C]).node(B).core;
+    b.campaign();
+    const preCandidate = b.ready();
+    assert.ok(preCandidate.messages.some((m) => m.type === "preVote"));
+    assert.equal(preCandidate.sendBeforePersist, false, "a pre-candidate's requests wait for its save");
+    b.advance(preCandidate);
+  });
+
   it("replicates proposals to every node and applies them in order", () => {
     const { h } = threeNodes();
     for (let i = 0; i < 20; i++) assert.ok(h.node(A).core.propose(bytes(`v${i}`)).ok);

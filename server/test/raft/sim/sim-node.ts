@@ -8,7 +8,8 @@
  * bookkeeping of proposals and reads (their clients learn the outcome is unknown). A restart
  * rebuilds the core from the disk and the state machine from the disk's snapshot, and the core
  * hands the committed entries after it out again. A crash "mid-Ready" persists a prefix of the
- * Ready's writes (as if the sync never happened) and sends nothing.
+ * Ready's writes (as if the sync never happened) and sends nothing, except what a leader sent
+ * before its save (Ready.sendBeforePersist).
  *
  * Proposal outcome: accepted at (index, term), a proposal succeeded when this node applies that
  * index with that term, and certainly failed when it applies another term's entry there. If this
@@ -210,6 +211,17 @@ export class SimNode {
 
   private processReady(core: RaftCore): boolean {
     const rd = core.ready();
+    const failedTo: { to: NodeId; snapshot: boolean; unreachable: boolean }[] = [];
+    const sendAll = (): void => {
+      for (const m of rd.messages) {
+        const attachment = m.type === "snapshot" ? this.snapshotAttachment(m.snapshot) : undefined;
+        const fate = this.env.send(m, attachment, this.incarnation);
+        if (fate !== "queued") failedTo.push({ to: m.to, snapshot: m.type === "snapshot", unreachable: fate !== "lost" });
+      }
+    };
+    // A leader's messages may leave before its save is synced; a crash mid-Ready then loses
+    // entries its followers already have, which the invariants must survive.
+    if (rd.sendBeforePersist) sendAll();
     if (this.env.crashMidReady()) {
       this.persistTorn(rd);
       this.counters.midReadyCrashes++;
@@ -217,12 +229,7 @@ export class SimNode {
       return false;
     }
     this.persist(rd, Infinity);
-    const failedTo: { to: NodeId; snapshot: boolean; unreachable: boolean }[] = [];
-    for (const m of rd.messages) {
-      const attachment = m.type === "snapshot" ? this.snapshotAttachment(m.snapshot) : undefined;
-      const fate = this.env.send(m, attachment, this.incarnation);
-      if (fate !== "queued") failedTo.push({ to: m.to, snapshot: m.type === "snapshot", unreachable: fate !== "lost" });
-    }
+    if (!rd.sendBeforePersist) sendAll();
     this.apply(rd);
     core.advance(rd);
     for (const f of failedTo) {
