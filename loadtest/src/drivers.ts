@@ -7,9 +7,13 @@
  *   sdk-connect   our SDK (@sisyphusdb/client), unary calls over the Connect protocol (HTTP/2).
  *   sdk-grpc      our SDK, unary calls over gRPC.
  *   sdk-pipeline  our SDK, every call multiplexed on one KVService.Pipeline stream (gRPC).
+ *   etcd-grpc-js  etcd's v3 KV API (etcdserverpb.KV Put, Range, Txn) through the same
+ *                 @grpc/grpc-js + proto-loader client and settings as grpc-js, with the
+ *                 field-compatible subset of etcd's protos in loadtest/proto/etcd: like with like.
  *
- * Another system (e.g. etcd's v3 KV over grpc-js) is one more entry in DRIVERS: nothing else in
- * the generator knows which driver it runs. bench:api uses sdkDriver and grpcJsDriver as well.
+ * Another system is one more entry in DRIVERS: nothing else in the generator knows which driver
+ * it runs. bench:api uses sdkDriver and grpcJsDriver as well; bench:etcd grpcJsDriver and
+ * etcdGrpcJsDriver.
  */
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
@@ -48,6 +52,7 @@ export const DRIVERS: Readonly<Record<string, DriverFactory>> = {
   "sdk-connect": (endpoint, options) => sdkDriver("SDK unary Connect (h2)", endpoint, { ...options, protocol: "connect", pipeline: false }),
   "sdk-grpc": (endpoint, options) => sdkDriver("SDK unary gRPC", endpoint, { ...options, protocol: "grpc", pipeline: false }),
   "sdk-pipeline": (endpoint, options) => sdkDriver("SDK pipeline (gRPC, one stream)", endpoint, { ...options, protocol: "grpc", pipeline: true }),
+  "etcd-grpc-js": (endpoint, options) => etcdGrpcJsDriver(endpoint, options),
 };
 
 export function sdkDriver(
@@ -80,16 +85,23 @@ export function sdkDriver(
 type Unary = (request: object, options: grpc.CallOptions, callback: (err: grpc.ServiceError | null, response?: unknown) => void) => void;
 type GrpcJsKv = grpc.Client & { Put: Unary; Range: Unary; Txn: Unary };
 
-export function grpcJsDriver(url: string, options: Partial<DriverOptions> = {}): KvDriver {
-  const definition = protoLoader.loadSync("sisyphus/kv/v1/kv.proto", { includeDirs: [path.join(repoRoot(), "proto")], longs: String, defaults: false });
-  const v1 = (grpc.loadPackageDefinition(definition) as unknown as { sisyphus: { kv: { v1: Record<string, grpc.ServiceClientConstructor> } } }).sisyphus.kv.v1;
-  const client = new v1.KVService(new URL(url).host, grpc.credentials.createInsecure()) as unknown as GrpcJsKv;
-  const timeoutMs = options.timeoutMs ?? 0;
-  const call = (method: Unary, request: object): Promise<void> =>
+/** proto-loader's settings for both grpc-js drivers: 64-bit integers as decimal strings, no default values filled in. */
+const PROTO_LOADER_OPTIONS: protoLoader.Options = { longs: String, defaults: false };
+
+/** A unary call on `client` as a promise, with the driver's deadline (none when timeoutMs <= 0). */
+function unaryCaller(client: grpc.Client, timeoutMs: number): (method: Unary, request: object) => Promise<void> {
+  return (method, request) =>
     new Promise((resolve, reject) => {
       const callOptions: grpc.CallOptions = timeoutMs > 0 ? { deadline: Date.now() + timeoutMs } : {};
       method.call(client, request, callOptions, (err) => (err === null ? resolve() : reject(err)));
     });
+}
+
+export function grpcJsDriver(url: string, options: Partial<DriverOptions> = {}): KvDriver {
+  const definition = protoLoader.loadSync("sisyphus/kv/v1/kv.proto", { ...PROTO_LOADER_OPTIONS, includeDirs: [path.join(repoRoot(), "proto")] });
+  const v1 = (grpc.loadPackageDefinition(definition) as unknown as { sisyphus: { kv: { v1: Record<string, grpc.ServiceClientConstructor> } } }).sisyphus.kv.v1;
+  const client = new v1.KVService(new URL(url).host, grpc.credentials.createInsecure()) as unknown as GrpcJsKv;
+  const call = unaryCaller(client, options.timeoutMs ?? 0);
   return {
     name: "grpc-js unary",
     put: (key, value) => call(client.Put, { key: Buffer.from(key), value: Buffer.from(value) }),
@@ -98,6 +110,37 @@ export function grpcJsDriver(url: string, options: Partial<DriverOptions> = {}):
       call(client.Txn, {
         compare: [{ key: Buffer.from(key), operator: "COMPARE_OPERATOR_LESS", modRevision: String(TXN_MOD_REVISION_BOUND) }],
         success: [{ put: { key: Buffer.from(key), value: Buffer.from(value) } }],
+      }),
+    close: async () => client.close(),
+  };
+}
+
+/** Where the etcd proto subset lives (include directory), and its entry file. */
+export const ETCD_PROTO_DIR = ["loadtest", "proto", "etcd"];
+export const ETCD_RPC_PROTO = "etcdserverpb/rpc.proto";
+
+/** etcd's KV definitions loaded as the etcd driver loads them (for the driver and the proto test). */
+export function loadEtcdPackageDefinition(): protoLoader.PackageDefinition {
+  return protoLoader.loadSync(ETCD_RPC_PROTO, { ...PROTO_LOADER_OPTIONS, includeDirs: [path.join(repoRoot(), ...ETCD_PROTO_DIR)] });
+}
+
+/**
+ * etcd's v3 KV API over gRPC (etcdserverpb.KV): Put, Range (single key, `serializable` for
+ * serializable gets) and Txn ([mod_revision(key) < 2^48] then put), the same operations as
+ * grpcJsDriver sends to SisyphusDB, through the same client and settings.
+ */
+export function etcdGrpcJsDriver(url: string, options: Partial<DriverOptions> = {}): KvDriver {
+  const etcdserverpb = (grpc.loadPackageDefinition(loadEtcdPackageDefinition()) as unknown as { etcdserverpb: Record<string, grpc.ServiceClientConstructor> }).etcdserverpb;
+  const client = new etcdserverpb.KV(new URL(url).host, grpc.credentials.createInsecure()) as unknown as GrpcJsKv;
+  const call = unaryCaller(client, options.timeoutMs ?? 0);
+  return {
+    name: "etcd v3 grpc-js unary",
+    put: (key, value) => call(client.Put, { key: Buffer.from(key), value: Buffer.from(value) }),
+    get: (key, getOptions) => call(client.Range, { key: Buffer.from(key), serializable: getOptions?.serializable === true }),
+    txn: (key, value) =>
+      call(client.Txn, {
+        compare: [{ key: Buffer.from(key), result: "LESS", target: "MOD", modRevision: String(TXN_MOD_REVISION_BOUND) }],
+        success: [{ requestPut: { key: Buffer.from(key), value: Buffer.from(value) } }],
       }),
     close: async () => client.close(),
   };

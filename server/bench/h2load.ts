@@ -2,41 +2,26 @@
  * Runs nghttp2's h2load against the server's unary gRPC KV methods: a load generator in C whose
  * own cost is small, so its rows show what the server can do apart from any Node client.
  * ensureH2load installs Debian's nghttp2-client when h2load is missing and we are root with
- * apt-get (a project script, so a fresh machine needs nothing by hand).
+ * apt-get (scripts/ensure-debian-package.mjs, so a fresh machine needs nothing by hand).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { PutRequestSchema, RangeRequestSchema } from "../../gen/sisyphus/kv/v1/kv_pb.js";
+import { DebianPackageUnavailableError, ensureDebianPackage } from "./debian-package.js";
 
 const APT_TIMEOUT_MS = 5 * 60 * 1000;
 
-function which(binary: string): string | undefined {
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    const candidate = path.join(dir, binary);
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-/** The h2load binary, installing it if needed and possible; undefined when it cannot be had. */
+/** The h2load binary, installing nghttp2-client if needed and possible; undefined when it cannot be had (not root, no apt-get). */
 export function ensureH2load(): string | undefined {
-  const found = which("h2load");
-  if (found !== undefined) return found;
-  if (process.getuid?.() !== 0 || which("apt-get") === undefined) return undefined;
-  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  const install = (): void => {
-    execFileSync("apt-get", ["install", "-y", "--no-install-recommends", "nghttp2-client"], { stdio: "inherit", timeout: APT_TIMEOUT_MS, env });
-  };
   try {
-    install();
-  } catch {
-    execFileSync("apt-get", ["update"], { stdio: "inherit", timeout: APT_TIMEOUT_MS, env });
-    install();
+    return ensureDebianPackage({ packageName: "nghttp2-client", binary: "h2load", timeoutMs: APT_TIMEOUT_MS, log: (line) => process.stdout.write(`${line}\n`), logPrefix: "h2load" }).path;
+  } catch (err) {
+    if (err instanceof DebianPackageUnavailableError && (err.reason === "not-root" || err.reason === "no-apt-get")) return undefined;
+    throw err;
   }
-  return which("h2load");
 }
 
 export interface H2loadResult {

@@ -119,6 +119,13 @@ describe("a 3-member cluster", () => {
     await c.kill(away);
     const acked = await writeLoad(c, "s", 300, 30_000);
     assert.ok(acked.size >= 300, `${acked.size} writes acknowledged`);
+    // Snapshots are taken in the background; on a busy machine the writes can finish first. Wait
+    // until both running members have compacted past the away member's log, whichever leads.
+    const snapshotsTaken = async (name: string): Promise<number> => {
+      const text = await (await fetch(`${c.url(name)}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+      return Number(/^sisyphus_raft_snapshots_total (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    await c.waitUntil("both running members compacted their logs", async () => (await Promise.all(c.running().map(snapshotsTaken))).every((n) => n >= 2), 20_000);
     const restarted = await c.startMember(away);
     const [lastKey, lastValue] = [...acked].at(-1)!;
     await c.waitUntil(`${away} caught up`, async () => (await c.get(away, lastKey, true)) === lastValue, 20_000);
