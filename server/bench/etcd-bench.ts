@@ -18,16 +18,18 @@
  *   --seconds N   measured seconds per cell (default 10; --quick 3)
  *   --warmup N    warm-up seconds per cell, not recorded (default 2; --quick 1)
  *   --quick       3 s cells and fewer of them (the pipeline: put_c64 and get_c64; one member: put_c64)
- *   --out DIR     where etcd-compare.json and etcd-compare.md go (default docs/benchmarks)
+ *   --out DIR     where etcd-compare.json, .md and .svg (latency vs throughput) go (default docs/benchmarks)
  *
  * Every process started is killed by PID at the end, also on failure (finally blocks, and the
  * process 'exit' hooks of etcd-cluster.ts and server-process.ts; SIGINT/SIGTERM exit through them).
  */
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CONFIG } from "../../loadtest/src/load-config.js";
+import { plotCompare } from "../../loadtest/src/plot-compare.js";
 import { repoRoot } from "../../loadtest/src/repo-paths.js";
 import { runLoad } from "../../loadtest/src/run-load.js";
 import { SERVER_VERSION } from "../src/version.js";
@@ -244,6 +246,7 @@ async function main(): Promise<void> {
     ],
   };
   const written = await writeCompareReports(report, values.out);
+  fs.writeFileSync(path.join(values.out, "etcd-compare.svg"), plotCompare(report));
   process.stdout.write(`\n${resultsTable(rows)}\n\nratios (ours / etcd): ${JSON.stringify(figures.ratios)}\nwrote ${written.json} and ${written.md}\n`);
 }
 
