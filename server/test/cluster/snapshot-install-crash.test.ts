@@ -21,14 +21,13 @@
  * speed, and some fifty children must stay fast.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { KvReplica } from "../../src/cluster/kv-replica.js";
+import { type ChildRun, runChildScript } from "../child-run.js";
 import { seededRandom } from "../raft/core-harness.js";
 import { buildFixture, dumpStore, replicaOptions, type CrashWhen, type Fixture } from "./snapshot-install-crash-child.js";
 
@@ -39,43 +38,11 @@ const RANDOM_SEED = 0x5eed1;
 /** Leftovers of an install that recovery must clear. */
 const INSTALL_SUFFIXES = [".install", ".old", ".unpacking"];
 
-interface ChildResult {
-  lines: string[];
-  signal: NodeJS.Signals | null;
-  code: number | null;
-  stderr: string;
-}
-
 /** Runs the child to its end; `onArmed` hears when the install starts (to time a kill from there). */
-async function runChild(dir: string, index: number, args: string[], onArmed: (kill: () => void) => void = () => {}): Promise<ChildResult> {
-  const child = spawn(process.execPath, [CHILD_SCRIPT, dir, String(index), ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const result: ChildResult = { lines: [], signal: null, code: null, stderr: "" };
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (result.stderr += chunk));
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", (code, signal) => {
-      result.code = code;
-      result.signal = signal;
-      resolve();
-    }),
-  );
-  const outputEnded = new Promise<void>((resolve) => {
-    const lines = readline.createInterface({ input: child.stdout });
-    lines.on("line", (line) => {
-      result.lines.push(line);
-      if (line === "armed") onArmed(() => child.kill("SIGKILL"));
-    });
-    lines.once("close", resolve);
+function runChild(dir: string, index: number, args: string[], onArmed: (kill: () => void) => void = () => {}): Promise<ChildRun> {
+  return runChildScript(CHILD_SCRIPT, [dir, String(index), ...args], CHILD_DEADLINE_MS, (line, kill) => {
+    if (line === "armed") onArmed(kill);
   });
-  let deadline: NodeJS.Timeout | undefined;
-  try {
-    const timedOut = new Promise<"timeout">((resolve) => (deadline = setTimeout(() => resolve("timeout"), CHILD_DEADLINE_MS)));
-    const outcome = await Promise.race([Promise.all([exited, outputEnded]), timedOut]);
-    assert.notEqual(outcome, "timeout", `child ${args.join(" ")} did not finish within ${CHILD_DEADLINE_MS} ms; stderr: ${result.stderr}`);
-    return result;
-  } finally {
-    clearTimeout(deadline);
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
 }
 
 type StoreState = "OLD" | "NEW";

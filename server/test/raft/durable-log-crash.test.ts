@@ -12,14 +12,13 @@
  * created without its first record; torn bytes inside a record are durable-log.test.ts's job.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { DurableLog } from "../../src/raft/index.js";
+import { runChildScript } from "../child-run.js";
 import { CRASH_SEGMENT_BYTES, crashEntry } from "./durable-log-crash-child.js";
 
 const CHILD_SCRIPT = fileURLToPath(new URL("./durable-log-crash-child.js", import.meta.url));
@@ -27,44 +26,13 @@ const CYCLES = 3;
 const ACKS_PER_CYCLE = 300;
 const CYCLE_DEADLINE_MS = 15_000;
 
-interface CycleResult {
-  /** Indexes the child reported durable, in the order reported. */
-  acked: number[];
-  signal: NodeJS.Signals | null;
-  code: number | null;
-  stderr: string;
-}
-
 /** Runs the child on `dir` until it has acknowledged ACKS_PER_CYCLE saves, SIGKILLs it and reads its output to the end. */
-async function runCycle(dir: string): Promise<CycleResult> {
-  const child = spawn(process.execPath, [CHILD_SCRIPT, dir], { stdio: ["ignore", "pipe", "pipe"] });
-  const result: CycleResult = { acked: [], signal: null, code: null, stderr: "" };
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (result.stderr += chunk));
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", (code, signal) => {
-      result.code = code;
-      result.signal = signal;
-      resolve();
-    }),
-  );
-  const outputEnded = new Promise<void>((resolve) => {
-    const lines = readline.createInterface({ input: child.stdout });
-    lines.on("line", (line) => {
-      result.acked.push(Number(line));
-      if (result.acked.length === ACKS_PER_CYCLE) child.kill("SIGKILL");
-    });
-    lines.once("close", resolve);
+async function runCycle(dir: string): Promise<{ acked: number[]; signal: NodeJS.Signals | null; code: number | null; stderr: string }> {
+  let acks = 0;
+  const run = await runChildScript(CHILD_SCRIPT, [dir], CYCLE_DEADLINE_MS, (_line, kill) => {
+    if (++acks === ACKS_PER_CYCLE) kill();
   });
-  let deadline: NodeJS.Timeout | undefined;
-  try {
-    const timedOut = new Promise<"timeout">((resolve) => (deadline = setTimeout(() => resolve("timeout"), CYCLE_DEADLINE_MS)));
-    const outcome = await Promise.race([Promise.all([exited, outputEnded]), timedOut]);
-    assert.notEqual(outcome, "timeout", `the child did not finish within ${CYCLE_DEADLINE_MS} ms (${result.acked.length} acks); stderr: ${result.stderr}`);
-    return result;
-  } finally {
-    clearTimeout(deadline);
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  }
+  return { acked: run.lines.map(Number), signal: run.signal, code: run.code, stderr: run.stderr };
 }
 
 it(`keeps every acknowledged entry across ${CYCLES} SIGKILLs of a writer`, async () => {
