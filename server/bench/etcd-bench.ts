@@ -36,6 +36,7 @@ import { SERVER_VERSION } from "../src/version.js";
 import { stopAllServers } from "../test/e2e/server-process.js";
 import { TestCluster } from "../test/cluster/test-cluster.js";
 import { ensureDebianPackage } from "./debian-package.js";
+import { defaultRaftTiming } from "./server-defaults.js";
 import { ETCD_BINARY, ETCD_ELECTION_TIMEOUT_MS, ETCD_HEARTBEAT_INTERVAL_MS, ETCD_PACKAGE, EtcdCluster, etcdVersion } from "./etcd-cluster.js";
 import { type CompareRow, type EtcdCompareReport, type SystemName, GENERATOR_CPU_WARN, compareFigures, compareRow, evaluateTargets, resultsTable, writeCompareReports } from "./etcd-compare-report.js";
 
@@ -43,8 +44,7 @@ const VALUE_BYTES = 256;
 const KEYS = 10_000;
 const CALL_TIMEOUT_MS = 10_000;
 /** SisyphusDB's defaults (config.ts), for the record. */
-const SISYPHUS_HEARTBEAT_INTERVAL_MS = 20;
-const SISYPHUS_ELECTION_TIMEOUT_MS = 100;
+const SISYPHUS_TIMING = defaultRaftTiming();
 const LEADER_TIMEOUT_MS = 30_000;
 
 interface CellSpec {
@@ -227,8 +227,8 @@ async function main(): Promise<void> {
         listen: "127.0.0.1, free ports, fresh data directories in a temporary directory",
       },
       sisyphus: {
-        heartbeat_interval_ms: SISYPHUS_HEARTBEAT_INTERVAL_MS,
-        election_timeout_ms: SISYPHUS_ELECTION_TIMEOUT_MS,
+        heartbeat_interval_ms: SISYPHUS_TIMING.heartbeatIntervalMs,
+        election_timeout_ms: SISYPHUS_TIMING.electionTimeoutMs,
         durability: "default (Raft log fsynced, group commit, before a write is acknowledged)",
         listen: "127.0.0.1, free ports, fresh data directories in a temporary directory",
       },
@@ -239,7 +239,7 @@ async function main(): Promise<void> {
     notes: [
       "One run, one system after the other on the same 2-core machine, which is shared with other work: compare ratios within a run rather than absolute figures across runs.",
       "Like with like: etcd and SisyphusDB are driven by the same generator (loadtest/, runLoad), the same client library and settings (@grpc/grpc-js with @grpc/proto-loader, one connection, unary calls), the same keys, values and closed-loop clients; sdk-pipeline rows are our SDK's extra.",
-      `Each system keeps its own default election timing: etcd heartbeat ${ETCD_HEARTBEAT_INTERVAL_MS} ms / election ${ETCD_ELECTION_TIMEOUT_MS} ms, SisyphusDB ${SISYPHUS_HEARTBEAT_INTERVAL_MS} ms / ${SISYPHUS_ELECTION_TIMEOUT_MS} ms; neither affects a steady write path beyond heartbeat traffic.`,
+      `Each system keeps its own default election timing: etcd heartbeat ${ETCD_HEARTBEAT_INTERVAL_MS} ms / election ${ETCD_ELECTION_TIMEOUT_MS} ms, SisyphusDB ${SISYPHUS_TIMING.heartbeatIntervalMs} ms / ${SISYPHUS_TIMING.electionTimeoutMs} ms; neither affects a steady write path beyond heartbeat traffic.`,
       "A cluster is started fresh for each system and size and reused by its cells in the order shown; the keys are preloaded once before the first get cell.",
       "raft_term_changes: how far the leader's Raft term moved from just before a cell (preload and warm-up included) to just after it; above 0, an election happened during the cell and its errors and tail latencies include it.",
       `Generator CPU is the load generator's CPU time over wall time (one Node thread): at ${GENERATOR_CPU_WARN} of a core or more the row is marked client-bound, and the figure may be the generator's limit rather than the server's.`,

@@ -19,6 +19,10 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stopAllServers } from "../test/e2e/server-process.js";
 import { b64, TestCluster } from "../test/cluster/test-cluster.js";
+import { defaultRaftTiming } from "./server-defaults.js";
+
+/** The members run with the server's default election settings, recorded from its flag table. */
+const timing = defaultRaftTiming();
 
 const { values } = parseArgs({
   options: {
@@ -140,7 +144,7 @@ async function main(): Promise<void> {
       command: "npm run bench:failover",
       date: new Date().toISOString(),
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version },
-      settings: { members: 3, writers: WRITERS, heartbeat_interval_ms: 20, election_timeout_ms: 100, protocol: "Connect JSON over HTTP/1.1 (fetch)" },
+      settings: { members: 3, writers: WRITERS, heartbeat_interval_ms: timing.heartbeatIntervalMs, election_timeout_ms: timing.electionTimeoutMs, protocol: "Connect JSON over HTTP/1.1 (fetch)" },
       kills: KILLS,
       gaps_ms: gaps.map(round),
       leader_seen_ms: elections.map(round),
@@ -157,7 +161,7 @@ async function main(): Promise<void> {
       "# Failover: leader killed with SIGKILL under write load",
       "",
       `\`${result.command}\` on ${result.machine.cpus} cores (${result.machine.model}), Node ${result.machine.node}, ${result.date}.`,
-      `3 members on 127.0.0.1, ${WRITERS} writers, default election settings (heartbeat 20 ms, election timeout 100 ms).`,
+      `3 members on 127.0.0.1, ${WRITERS} writers, default election settings (heartbeat ${timing.heartbeatIntervalMs} ms, election timeout ${timing.electionTimeoutMs} ms).`,
       "",
       "| kills | p50 gap | p99 gap | max gap | acknowledged writes | lost acknowledged writes |",
       "|---:|---:|---:|---:|---:|---:|",
