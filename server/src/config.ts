@@ -147,6 +147,11 @@ const FLAGS: FlagSpec[] = [
   },
 ];
 
+/** The host of a listen URL as net.listen and net.connect take it: an IPv6 address without its brackets. */
+export function listenHost(url: URL): string {
+  return url.hostname.replace(/^\[|\]$/g, "");
+}
+
 /** The environment variable of a flag: --data-dir -> SISYPHUS_DATA_DIR. */
 export function envName(flag: string): string {
   return `SISYPHUS_${flag.toUpperCase().replace(/-/g, "_")}`;

@@ -14,7 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { ApiServer, DEFAULT_WATCH_OPTIONS, type MemberContext } from "./api/index.js";
 import { Replication } from "./cluster/index.js";
-import type { MemberConfig } from "./config.js";
+import { listenHost, type MemberConfig } from "./config.js";
 import { LeaseExpiry } from "./kv/index.js";
 import { clusterIdFor, loadOrCreateIdentity, memberIdFor } from "./member-identity.js";
 import { type Logger, Metrics } from "./observability/index.js";
@@ -100,7 +100,7 @@ export async function startMember(config: MemberConfig, logger: Logger): Promise
       shutdown: shutdownController.signal,
     };
     api = new ApiServer({
-      host: config.listenClientUrl.hostname.replace(/^\[|\]$/g, ""),
+      host: listenHost(config.listenClientUrl),
       port: Number(config.listenClientUrl.port || 80),
       member,
       shutdownController,

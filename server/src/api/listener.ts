@@ -118,10 +118,10 @@ export class DualProtocolListener {
     this.h1InFlight.set(socket, (this.h1InFlight.get(socket) ?? 0) + 1);
     if (this.closing) res.shouldKeepAlive = false;
     res.once("close", () => {
-      const inFlight = (this.h1InFlight.get(socket) ?? 1) - 1;
-      if (!this.h1InFlight.has(socket)) return;
-      this.h1InFlight.set(socket, inFlight);
-      if (this.closing && inFlight === 0) socket.end();
+      const inFlight = this.h1InFlight.get(socket);
+      if (inFlight === undefined) return; // the socket closed first
+      this.h1InFlight.set(socket, inFlight - 1);
+      if (this.closing && inFlight === 1) socket.end();
     });
   }
 }

@@ -12,7 +12,7 @@
  * restart replays the log from there.
  */
 import path from "node:path";
-import type { MemberConfig } from "../config.js";
+import { listenHost, type MemberConfig } from "../config.js";
 import { type ApplyResult, encodeCommand, type KvStateMachine } from "../kv/index.js";
 import { memberIdFor } from "../member-identity.js";
 import type { Logger } from "../observability/index.js";
@@ -130,7 +130,7 @@ export class Replication {
         memberId: ids.memberId,
         clusterId: ids.clusterId,
         peers,
-        sourceAddress: config.listenPeerUrl.hostname.replace(/^\[|\]$/g, ""),
+        sourceAddress: listenHost(config.listenPeerUrl),
         logger: logger.child({ component: "transport" }),
         handlers: {
           deliver: (m) => driver.node?.step(m),
@@ -172,7 +172,7 @@ export class Replication {
       });
       driver.node = node;
       const peerServer = await createPeerServer(transport, {
-        host: config.listenPeerUrl.hostname.replace(/^\[|\]$/g, ""),
+        host: listenHost(config.listenPeerUrl),
         port: Number(config.listenPeerUrl.port || 80),
       });
       node.start();

@@ -120,19 +120,18 @@ export class RaftCore {
       this.electionElapsed = 0;
       this.campaign(this.config.preVote ? "preElection" : "election");
     } else if ((this.role === "preCandidate" || this.role === "candidate") && this.electionElapsed % this.config.heartbeatTicks === 0) {
-      this.askVotesAgain();
+      // A voter still within the old leader's lease ignores a (pre-)vote request without
+      // answering (it heard from that leader less than an election timeout ago), and a request
+      // sent while the connection was down is lost. Asking those that have not answered again
+      // every heartbeat interval turns their lease ending into a vote within a heartbeat,
+      // instead of the whole randomized timeout of another campaign. Repeating a request binds
+      // nothing new: a voter answers it as it answered (or would have answered) the first.
+      this.askVotes();
     }
   }
 
-  /**
-   * A voter still within the old leader's lease ignores a (pre-)vote request without answering
-   * (it heard from that leader less than an election timeout ago), and a request sent while the
-   * connection was down is lost. Asking those that have not answered again every heartbeat
-   * interval turns their lease ending into a vote within a heartbeat, instead of the whole
-   * randomized timeout of another campaign. Repeating a request binds nothing new: a voter
-   * answers it as it answered (or would have answered) the first.
-   */
-  private askVotesAgain(): void {
+  /** Sends this campaign's (pre-)vote request to every voter that has not answered it yet. */
+  private askVotes(): void {
     const type = this.role === "preCandidate" ? "preVote" : "vote";
     const term = this.role === "preCandidate" ? this.term + 1 : this.term;
     for (const id of this.conf.voters) {
@@ -163,7 +162,6 @@ export class RaftCore {
     if (this.role === "leader" || !this.promotable()) return;
     if (kind === "preElection") this.becomePreCandidate();
     else this.becomeCandidate();
-    const term = kind === "preElection" ? this.term + 1 : this.term;
     this.campaignIsTransfer = kind === "transfer";
     this.votes.set(this.id, true);
     if (this.pollVotes() === "won") {
@@ -171,18 +169,7 @@ export class RaftCore {
       else this.becomeLeader();
       return;
     }
-    for (const id of this.conf.voters) {
-      if (id === this.id) continue;
-      this.send({
-        type: kind === "preElection" ? "preVote" : "vote",
-        from: this.id,
-        to: id,
-        term,
-        lastIndex: this.log.lastIndex(),
-        lastTerm: this.log.lastTerm(),
-        transfer: kind === "transfer",
-      });
-    }
+    this.askVotes();
   }
 
   step(m: Message): void {
