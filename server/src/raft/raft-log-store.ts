@@ -29,7 +29,9 @@
  * state that commits entries no longer present would be lost acknowledged data: corruption too.
  *
  * Group commit: save() writes its record at once (write(2)) and waits for an fsync; saves that
- * arrive while an fsync runs share the next one (leveldb's BuildBatchGroup idea, no timer).
+ * arrive while an fsync runs share the next one (leveldb's BuildBatchGroup idea, no timer). A
+ * save that only moves the commit index is not synced (see save()): the next synced save, or a
+ * recovery that finds the state machine's applied index ahead of it, covers it.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -150,7 +152,12 @@ export class DurableLog {
     return this.recovered;
   }
 
-  /** Makes one Ready's snapshot point, entries and hard state durable; resolves once synced. */
+  /**
+   * Writes one Ready's snapshot point, entries and hard state; resolves once they are durable.
+   * A save that changes only the commit index is written but not synced (etcd's MustSync): the
+   * entries it commits are already durable, and losing it costs only re-learning the commit
+   * from the leader, while syncing it put an fsync between every commit and its apply.
+   */
   save(update: LogUpdate): Promise<void> {
     this.checkOpen();
     const entries = update.entries;
@@ -158,6 +165,7 @@ export class DurableLog {
       if (entries[i].index !== entries[i - 1].index + 1) throw new RaftError(`entries to save are not contiguous at ${entries[i - 1].index} -> ${entries[i].index}`);
     }
     if (update.hardState === undefined && update.snapshot === undefined && entries.length === 0) return Promise.resolve();
+    const mustSync = entries.length > 0 || update.snapshot !== undefined || (update.hardState !== undefined && !sameTermAndVote(update.hardState, this.hardState));
     if (this.writer.size >= this.segmentBytes && entries.length > 0) this.rotate();
     this.writer.append([encodeRecord(update.snapshot, entries, update.hardState, true)]);
     const segment = this.segments[this.segments.length - 1];
@@ -171,7 +179,7 @@ export class DurableLog {
       segment.maxIndex = Math.max(segment.maxIndex, lastIndex);
     }
     if (update.hardState !== undefined) this.hardState = update.hardState;
-    return this.sync();
+    return mustSync ? this.sync() : Promise.resolve();
   }
 
   /**
@@ -323,6 +331,10 @@ function readSegment(file: string, isLast: boolean): ReturnType<typeof readRecor
     const where = isLast ? "before valid records (not a torn tail)" : "in a segment that is not the last";
     throw new RaftLogCorruptionError(`a damaged record (checksum or length) ${where}`, err.file, err.offset);
   }
+}
+
+function sameTermAndVote(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote;
 }
 
 function segmentName(sequence: number): string {

@@ -44,7 +44,10 @@ export class RaftLog {
     }
     const last = this.lastIndex();
     if (commit > last) throw new RaftError(`hard state commit ${commit} is beyond the last log index ${last}`);
-    this.commit = Math.max(commit, snapshot.index);
+    // The state machine applies only committed entries, and a commit-only hard state is saved
+    // without fsync (raft-log-store.ts), so an applied index ahead of the recovered commit is
+    // the newer knowledge of what is committed.
+    this.commit = Math.max(commit, snapshot.index, Math.min(applied, last));
     this.applied = Math.min(Math.max(applied, snapshot.index), this.commit);
     this.applying = this.applied;
     this.stableIndex = last;

@@ -369,6 +369,31 @@ describe("DurableLog: group commit", () => {
     });
   });
 
+  it("a save that moves only the commit index is written without an fdatasync; entries, term or vote each sync", async () => {
+    await withDir("commit-only", async (dir) => {
+      const log = DurableLog.open(dir);
+      await log.save({ hardState: { term: 1, vote: 1n, commit: 0 }, entries: [entryAt(1, 1, 16), entryAt(2, 1, 16)] });
+      const synced = log.syncCount();
+      await log.save({ hardState: { term: 1, vote: 1n, commit: 1 }, entries: [] });
+      await log.save({ hardState: { term: 1, vote: 1n, commit: 2 }, entries: [] });
+      assert.equal(log.syncCount(), synced, "commit-only saves are not synced");
+      await log.save({ hardState: { term: 2, vote: 1n, commit: 2 }, entries: [] });
+      assert.equal(log.syncCount(), synced + 1, "a new term is synced");
+      await log.save({ hardState: { term: 2, vote: 3n, commit: 2 }, entries: [] });
+      assert.equal(log.syncCount(), synced + 2, "a new vote is synced");
+      await log.save({ entries: [entryAt(3, 2, 16)] });
+      assert.equal(log.syncCount(), synced + 3, "entries are synced");
+      await log.save({ hardState: { term: 2, vote: 3n, commit: 3 }, entries: [] });
+      await log.close();
+      const reopened = DurableLog.open(dir);
+      try {
+        assert.deepEqual(reopened.initialState()?.hardState, { term: 2, vote: 3n, commit: 3 }, "the unsynced commit was still written");
+      } finally {
+        await reopened.close();
+      }
+    });
+  });
+
   it("concurrent saves that start new segments all resolve and read back", async () => {
     await withDir("group-rotate", async (dir) => {
       const log = DurableLog.open(dir, { segmentBytes: SMALL_SEGMENT_BYTES });

@@ -370,6 +370,22 @@ describe("RaftCore snapshots and restarts", () => {
     assert.deepEqual(appliedValues(h.node(B)), ["r0", "r1", "r2", "r3", "r4"], "replays committed entries after restart");
   });
 
+  it("a restart whose applied index is ahead of the recovered commit (a lost commit-only save) takes it as committed", () => {
+    const { h } = threeNodes();
+    for (let i = 0; i < 5; i++) h.node(A).core.propose(bytes(`r${i}`));
+    h.stabilize();
+    const before = h.node(B).core.status();
+    assert.ok(before.commit >= 5 && before.applied === before.commit, `B committed and applied ${before.commit}`);
+    const disk = h.node(B).disk;
+    // The disk lost the commit-only saves: its hard state commits nothing past the bootstrap entries.
+    const restarted = h.start(B, { hardState: { ...disk.hardState, commit: 1 }, snapshot: disk.snapshot, entries: disk.entries }, before.applied);
+    const after = restarted.core.status();
+    assert.equal(after.commit, before.applied, "commit recovered from the applied index");
+    assert.equal(after.applied, before.applied);
+    h.tickAll(3);
+    assert.deepEqual(appliedValues(restarted), [], "nothing already applied is handed out again");
+  });
+
   it("survives the leader restarting: a new leader is elected and no committed entry is lost", () => {
     const { h } = threeNodes();
     for (let i = 0; i < 5; i++) h.node(A).core.propose(bytes(`k${i}`));

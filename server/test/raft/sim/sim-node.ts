@@ -37,6 +37,11 @@ import type { SendFate } from "./sim-network.js";
 /** What survives a crash. */
 export interface Disk extends PersistedLog {
   hardState: HardState;
+  /**
+   * The hard state as of the last synced save. A save that moves only the commit index is not
+   * synced (DurableLog.save), so a crash may take the disk back to this one.
+   */
+  syncedHardState: HardState;
   snapshot: SnapshotMeta;
   /** The state machine at snapshot.index (what compaction or an installed snapshot left). */
   snapshotState: KvSnapshotState;
@@ -150,6 +155,7 @@ export class SimNode {
   /** Loses everything not on disk; pending clients learn their outcome is unknown. */
   crash(): void {
     if (this.core === undefined) return;
+    if (this.env.rng.int(2) === 0) this.disk.hardState = this.disk.syncedHardState;
     this.core = undefined;
     this.machine = undefined;
     this.staged.clear();
@@ -268,7 +274,9 @@ export class SimNode {
     }
     if (entries.length < rd.entries.length) return;
     if (rd.hardState !== undefined && budget > 0) {
+      const synced = rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState.term !== disk.hardState.term || rd.hardState.vote !== disk.hardState.vote;
       disk.hardState = rd.hardState;
+      if (synced) disk.syncedHardState = rd.hardState;
       this.env.invariants.noteTerm(rd.hardState.term);
     }
   }

@@ -199,6 +199,7 @@ class Simulation {
     for (const id of founders) {
       this.addNode(id, {
         hardState: initial.hardState,
+        syncedHardState: initial.hardState,
         snapshot: initial.snapshot,
         snapshotState: EMPTY_KV_SNAPSHOT,
         entries: [...initial.entries],
@@ -242,6 +243,7 @@ class Simulation {
   private addEmptyNode(id: NodeId): void {
     this.addNode(id, {
       hardState: { term: 0, vote: 0n, commit: 0 },
+      syncedHardState: { term: 0, vote: 0n, commit: 0 },
       snapshot: { index: 0, term: 0, conf: { voters: [], learners: [] } },
       snapshotState: EMPTY_KV_SNAPSHOT,
       entries: [],
