@@ -134,6 +134,7 @@ export class ApiServer {
       host: this.options.host,
       port: this.options.port,
       handler,
+      streamHandler: (stream, headers) => fastPath.handleStream(stream, headers),
       maxConcurrentStreams: this.options.maxConcurrentStreams,
     });
     return this.listener.address();

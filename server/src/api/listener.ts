@@ -22,10 +22,14 @@ const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 /** A client that sends nothing for this long after connecting is dropped. */
 const FIRST_BYTES_TIMEOUT_MS = 10_000;
 
+/** Takes an HTTP/2 stream before the compat layer wraps it; false leaves it to `handler`. */
+export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
 export interface ListenerOptions {
   host: string;
   port: number;
   handler: RequestHandler;
+  streamHandler?: StreamHandler;
   /** HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS per connection. */
   maxConcurrentStreams: number;
 }
@@ -42,6 +46,7 @@ export class DualProtocolListener {
 
   private constructor(options: ListenerOptions) {
     this.h2 = http2.createServer({ settings: { maxConcurrentStreams: options.maxConcurrentStreams } }, options.handler);
+    if (options.streamHandler !== undefined) this.putFirst(options.streamHandler);
     this.h1 = http.createServer(options.handler);
     this.h1.keepAliveTimeout = 60_000;
     this.h1.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => this.trackRequest(req.socket, res));
@@ -62,6 +67,22 @@ export class DualProtocolListener {
       });
     });
     return listener;
+  }
+
+  /**
+   * Lets `streamHandler` see each HTTP/2 stream first. The compat layer (which builds the
+   * request and response objects `handler` gets) is itself a 'stream' listener the server added
+   * when given `handler`; it is replaced by one that runs only for the streams `streamHandler`
+   * leaves.
+   */
+  private putFirst(streamHandler: StreamHandler): void {
+    const compat = this.h2.listeners("stream") as ((...args: unknown[]) => void)[];
+    if (compat.length === 0) throw new Error("the http2 server has no compat 'stream' listener to put the stream handler before");
+    this.h2.removeAllListeners("stream");
+    this.h2.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+      if (streamHandler(stream, headers)) return;
+      for (const listener of compat) listener.call(this.h2, stream, headers, ...rest);
+    });
   }
 
   /** The bound address (the real port when 0 was asked for). */
