@@ -130,6 +130,17 @@ export class RaftCore {
     }
   }
 
+  /**
+   * Whether the next tick() ends a timeout that acts on silence: a follower's or candidate's
+   * election timeout, or a leader's check-quorum. A driver whose clock ran late runs such a tick
+   * only after stepping the messages waiting to be read (RaftNode.start).
+   */
+  nextTickActsOnSilence(): boolean {
+    const elapsed = this.electionElapsed + 1;
+    if (this.role === "leader") return this.config.checkQuorum && elapsed >= this.config.electionTicks;
+    return this.promotable() && elapsed >= this.randomizedElectionTimeout;
+  }
+
   /** Sends this campaign's (pre-)vote request to every voter that has not answered it yet. */
   private askVotes(): void {
     const type = this.role === "preCandidate" ? "preVote" : "vote";

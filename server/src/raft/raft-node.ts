@@ -86,6 +86,9 @@ interface ReadWaiter {
  */
 const MAX_CATCH_UP_TICKS = 50;
 
+/** Messages only a leader sends: a follower's election clock restarts on each. */
+const LEADER_TYPES: ReadonlySet<Message["type"]> = new Set<Message["type"]>(["append", "heartbeat", "snapshot"]);
+
 /** Results of recently applied entries, for forwarded proposals whose answer arrives after the apply. */
 const RECENT_RESULTS_MAX = 65_536;
 
@@ -102,6 +105,12 @@ export class RaftNode<R> {
   private confHistory: { index: number; conf: ConfState }[];
   private ticker: NodeJS.Timeout | undefined;
   private loopScheduled = false;
+  /** The clock: tick periods since clockStarted that were accounted for (run, owed or dropped). */
+  private clockStarted = 0;
+  private ticked = 0;
+  /** Ticks due and not yet run; some wait for the poll phase (runTicks). */
+  private ticksOwed = 0;
+  private ticksDeferred = false;
   private loopRunning = false;
   private applyChain: Promise<void> = Promise.resolve();
   private softState: SoftState = { leaderId: NO_NODE, role: "follower" };
@@ -149,18 +158,58 @@ export class RaftNode<R> {
    * Starts the clock. Timers fire late when the event loop is busy, so each firing ticks the core
    * as many times as tickMs periods have passed (at most MAX_CATCH_UP_TICKS): election timeouts
    * and heartbeats then follow the wall clock instead of stretching under load.
+   *
+   * A tick that would act on silence (an election timeout, a leader's check-quorum) waits for
+   * setImmediate, which runs after this turn's poll phase: timers fire before the event loop
+   * reads its sockets, so after a stall the peers' heartbeats and acknowledgements are still
+   * unread when the catch-up ticks run, and this member would otherwise campaign, or step down,
+   * over silence that was only its own lateness in reading (see runTicks).
    */
   start(): void {
     if (this.ticker !== undefined) return;
-    const started = performance.now();
-    let ticked = 0;
+    this.clockStarted = performance.now();
     this.ticker = setInterval(() => {
-      const due = Math.floor((performance.now() - started) / this.options.tickMs) - ticked;
-      const ticks = Math.min(Math.max(due, 1), MAX_CATCH_UP_TICKS);
-      ticked += Math.max(due, 1);
-      for (let i = 0; i < ticks; i++) this.core.tick();
-      this.schedule();
+      const due = this.periodsElapsed() - this.ticked;
+      this.ticked += Math.max(due, 1);
+      this.ticksOwed = Math.min(this.ticksOwed + Math.max(due, 1), MAX_CATCH_UP_TICKS);
+      if (!this.ticksDeferred) this.runTicks(false);
     }, this.options.tickMs);
+    this.schedule();
+  }
+
+  private periodsElapsed(): number {
+    return Math.floor((performance.now() - this.clockStarted) / this.options.tickMs);
+  }
+
+  /**
+   * Runs the ticks owed. Before the poll phase a tick that acts on silence is put off to after
+   * it. After it, the ticks owed are time that passed before the messages just read: if one of
+   * them reset the clock (the put-off tick no longer acts on silence), they are dropped;
+   * otherwise the put-off tick runs, and so do the rest up to the next one that would act on
+   * silence, which would judge that same time again.
+   */
+  private runTicks(afterIo: boolean): void {
+    if (afterIo && !this.core.nextTickActsOnSilence()) this.ticksOwed = 0;
+    let first = true;
+    while (this.ticksOwed > 0 && !this.closed) {
+      if (this.core.nextTickActsOnSilence()) {
+        if (!afterIo) {
+          this.ticksDeferred = true;
+          setImmediate(() => {
+            this.ticksDeferred = false;
+            this.runTicks(true);
+          });
+          break;
+        }
+        if (!first) {
+          this.ticksOwed = 0;
+          break;
+        }
+      }
+      this.ticksOwed--;
+      this.core.tick();
+      first = false;
+    }
     this.schedule();
   }
 
@@ -168,6 +217,12 @@ export class RaftNode<R> {
   step(message: Message): void {
     if (this.closed) return;
     this.core.step(message);
+    // A leader's message restarts the election clock; time owed from before it was read (a
+    // stall) must not be counted again after it.
+    if (LEADER_TYPES.has(message.type) && message.term === this.core.currentTerm() && this.ticker !== undefined) {
+      this.ticksOwed = 0;
+      this.ticked = this.periodsElapsed();
+    }
     this.schedule();
   }
 

@@ -6,6 +6,7 @@
  * catching up a lagging node; refusals as typed errors.
  */
 import assert from "node:assert/strict";
+import net from "node:net";
 import { after, describe, it } from "node:test";
 import {
   bootstrapState,
@@ -270,5 +271,67 @@ describe("RaftNode", () => {
     c.heal();
     await c.waitFor("the member that was away caught up", () => away.machine.data.get("s299") === "299", 10_000);
     assert.ok(away.log.snapshot.index > 0, "it installed a snapshot");
+  });
+});
+
+describe("RaftNode clock after a stall", () => {
+  /** Sends nothing anywhere; records what the node sends. */
+  class RecordingMessenger implements RaftMessenger {
+    readonly sent: Message[] = [];
+    send(messages: readonly Message[]): void {
+      this.sent.push(...messages);
+    }
+    async forward(): Promise<ProposeResult> {
+      throw new RaftUnavailableError("no forwarding in this test", true, 0n);
+    }
+  }
+
+  it("a follower stalled past its election timeout reads the leader's queued heartbeat before its timeout can fire", async () => {
+    const [A, B, C] = [1n, 2n, 3n];
+    const initial = bootstrapState([A, B, C].map((id) => ({ id, context: new Uint8Array(0) })));
+    const messenger = new RecordingMessenger();
+    const log = new MemoryLog();
+    log.hardState = initial.hardState;
+    log.entries = [...initial.entries];
+    const node = new RaftNode<string | undefined>({
+      core: new RaftCore(coreConfig(B, { random: () => 0 }), initial, 0),
+      log,
+      messenger,
+      applier: new MapMachine(),
+      options: { tickMs: 5, snapshotEntries: 1000, readTimeoutMs: 500 },
+      initial: { appliedIndex: 0, state: initial },
+    });
+    const heartbeat: Message = { type: "heartbeat", from: A, to: B, term: 1, commit: 0, context: 0 };
+    // The leader's heartbeats reach the node through a real socket, as from the transport.
+    const server = net.createServer((socket) => socket.on("data", () => node.step(heartbeat)));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const client = net.connect((server.address() as net.AddressInfo).port, "127.0.0.1");
+    try {
+      await new Promise<void>((resolve) => client.once("connect", resolve));
+      node.step({ ...heartbeat });
+      node.start();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(node.leaderId(), A, "the node follows A");
+      const sentBefore = messenger.sent.length;
+      // From a timer callback: write a heartbeat into the socket, then block the event loop for
+      // six election timeouts (10 ticks of 5 ms, randomized to at most 20). When the block ends
+      // the ticker fires before the poll phase reads the heartbeat waiting in the socket.
+      await new Promise<void>((resolve) =>
+        setTimeout(() => {
+          client.write("x");
+          const until = performance.now() + 600;
+          while (performance.now() < until);
+          resolve();
+        }, 1),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      const campaigned = messenger.sent.slice(sentBefore).filter((m) => m.type === "preVote" || m.type === "vote");
+      assert.deepEqual(campaigned, [], "no (pre-)vote request after the stall");
+      assert.equal(node.leaderId(), A, "still following A");
+    } finally {
+      await node.close();
+      client.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
