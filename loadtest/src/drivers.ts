@@ -10,15 +10,21 @@
  *   etcd-grpc-js  etcd's v3 KV API (etcdserverpb.KV Put, Range, Txn) through the same
  *                 @grpc/grpc-js + proto-loader client and settings as grpc-js, with the
  *                 field-compatible subset of etcd's protos in loadtest/proto/etcd: like with like.
+ *   h2-grpc       unary gRPC to SisyphusDB straight over node:http2 with hand-encoded requests
+ *                 (h2-grpc-driver.ts): a fraction of grpc-js's client CPU per call, so the
+ *                 generator is not the bottleneck.
+ *   etcd-h2-grpc  the same lean client and code for etcd's v3 KV API (etcdserverpb.KV).
  *
  * Another system is one more entry in DRIVERS: nothing else in the generator knows which driver
- * it runs. bench:api uses sdkDriver and grpcJsDriver as well; bench:etcd grpcJsDriver and
- * etcdGrpcJsDriver.
+ * it runs. bench:api uses sdkDriver and grpcJsDriver as well; bench:etcd the h2-grpc pair
+ * (its headline) and the grpc-js pair.
  */
 import path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { cmp, createClient, op, type Client } from "@sisyphusdb/client";
+import { h2GrpcDriver } from "./h2-grpc-driver.js";
+import { ETCD_KV_SCHEMA, SISYPHUS_KV_SCHEMA, TXN_MOD_REVISION_BOUND } from "./kv-grpc-messages.js";
 import { repoRoot } from "./repo-paths.js";
 
 export interface KvDriver {
@@ -44,15 +50,14 @@ export interface DriverOptions {
 
 export type DriverFactory = (endpoint: string, options: DriverOptions) => KvDriver;
 
-/** Far above any revision a run reaches. (Not 2^53 - 1: the server's command encoding takes signed values up to 2^52 only.) */
-const TXN_MOD_REVISION_BOUND = 2 ** 48;
-
 export const DRIVERS: Readonly<Record<string, DriverFactory>> = {
   "grpc-js": (endpoint, options) => grpcJsDriver(endpoint, options),
   "sdk-connect": (endpoint, options) => sdkDriver("SDK unary Connect (h2)", endpoint, { ...options, protocol: "connect", pipeline: false }),
   "sdk-grpc": (endpoint, options) => sdkDriver("SDK unary gRPC", endpoint, { ...options, protocol: "grpc", pipeline: false }),
   "sdk-pipeline": (endpoint, options) => sdkDriver("SDK pipeline (gRPC, one stream)", endpoint, { ...options, protocol: "grpc", pipeline: true }),
   "etcd-grpc-js": (endpoint, options) => etcdGrpcJsDriver(endpoint, options),
+  "h2-grpc": (endpoint, options) => h2GrpcDriver("h2-grpc unary (node:http2)", endpoint, SISYPHUS_KV_SCHEMA, options),
+  "etcd-h2-grpc": (endpoint, options) => h2GrpcDriver("etcd v3 h2-grpc unary (node:http2)", endpoint, ETCD_KV_SCHEMA, options),
 };
 
 export function sdkDriver(
@@ -97,20 +102,34 @@ function unaryCaller(client: grpc.Client, timeoutMs: number): (method: Unary, re
     });
 }
 
+/** The request objects (proto-loader's field names) a grpc-js driver sends; the h2-grpc encoding test holds the lean drivers' bytes against them. */
+export interface GrpcJsKvRequests {
+  put(key: Uint8Array, value: Uint8Array): object;
+  range(key: Uint8Array, serializable: boolean): object;
+  /** [mod_revision(key) < TXN_MOD_REVISION_BOUND] then put(key, value). */
+  txn(key: Uint8Array, value: Uint8Array): object;
+}
+
+export const SISYPHUS_GRPC_JS_REQUESTS: GrpcJsKvRequests = {
+  put: (key, value) => ({ key: Buffer.from(key), value: Buffer.from(value) }),
+  range: (key, serializable) => ({ key: Buffer.from(key), serializable }),
+  txn: (key, value) => ({
+    compare: [{ key: Buffer.from(key), operator: "COMPARE_OPERATOR_LESS", modRevision: String(TXN_MOD_REVISION_BOUND) }],
+    success: [{ put: { key: Buffer.from(key), value: Buffer.from(value) } }],
+  }),
+};
+
 export function grpcJsDriver(url: string, options: Partial<DriverOptions> = {}): KvDriver {
   const definition = protoLoader.loadSync("sisyphus/kv/v1/kv.proto", { ...PROTO_LOADER_OPTIONS, includeDirs: [path.join(repoRoot(), "proto")] });
   const v1 = (grpc.loadPackageDefinition(definition) as unknown as { sisyphus: { kv: { v1: Record<string, grpc.ServiceClientConstructor> } } }).sisyphus.kv.v1;
   const client = new v1.KVService(new URL(url).host, grpc.credentials.createInsecure()) as unknown as GrpcJsKv;
   const call = unaryCaller(client, options.timeoutMs ?? 0);
+  const requests = SISYPHUS_GRPC_JS_REQUESTS;
   return {
     name: "grpc-js unary",
-    put: (key, value) => call(client.Put, { key: Buffer.from(key), value: Buffer.from(value) }),
-    get: (key, getOptions) => call(client.Range, { key: Buffer.from(key), serializable: getOptions?.serializable === true }),
-    txn: (key, value) =>
-      call(client.Txn, {
-        compare: [{ key: Buffer.from(key), operator: "COMPARE_OPERATOR_LESS", modRevision: String(TXN_MOD_REVISION_BOUND) }],
-        success: [{ put: { key: Buffer.from(key), value: Buffer.from(value) } }],
-      }),
+    put: (key, value) => call(client.Put, requests.put(key, value)),
+    get: (key, getOptions) => call(client.Range, requests.range(key, getOptions?.serializable === true)),
+    txn: (key, value) => call(client.Txn, requests.txn(key, value)),
     close: async () => client.close(),
   };
 }
@@ -124,6 +143,15 @@ export function loadEtcdPackageDefinition(): protoLoader.PackageDefinition {
   return protoLoader.loadSync(ETCD_RPC_PROTO, { ...PROTO_LOADER_OPTIONS, includeDirs: [path.join(repoRoot(), ...ETCD_PROTO_DIR)] });
 }
 
+export const ETCD_GRPC_JS_REQUESTS: GrpcJsKvRequests = {
+  put: (key, value) => ({ key: Buffer.from(key), value: Buffer.from(value) }),
+  range: (key, serializable) => ({ key: Buffer.from(key), serializable }),
+  txn: (key, value) => ({
+    compare: [{ key: Buffer.from(key), result: "LESS", target: "MOD", modRevision: String(TXN_MOD_REVISION_BOUND) }],
+    success: [{ requestPut: { key: Buffer.from(key), value: Buffer.from(value) } }],
+  }),
+};
+
 /**
  * etcd's v3 KV API over gRPC (etcdserverpb.KV): Put, Range (single key, `serializable` for
  * serializable gets) and Txn ([mod_revision(key) < 2^48] then put), the same operations as
@@ -133,15 +161,12 @@ export function etcdGrpcJsDriver(url: string, options: Partial<DriverOptions> = 
   const etcdserverpb = (grpc.loadPackageDefinition(loadEtcdPackageDefinition()) as unknown as { etcdserverpb: Record<string, grpc.ServiceClientConstructor> }).etcdserverpb;
   const client = new etcdserverpb.KV(new URL(url).host, grpc.credentials.createInsecure()) as unknown as GrpcJsKv;
   const call = unaryCaller(client, options.timeoutMs ?? 0);
+  const requests = ETCD_GRPC_JS_REQUESTS;
   return {
     name: "etcd v3 grpc-js unary",
-    put: (key, value) => call(client.Put, { key: Buffer.from(key), value: Buffer.from(value) }),
-    get: (key, getOptions) => call(client.Range, { key: Buffer.from(key), serializable: getOptions?.serializable === true }),
-    txn: (key, value) =>
-      call(client.Txn, {
-        compare: [{ key: Buffer.from(key), result: "LESS", target: "MOD", modRevision: String(TXN_MOD_REVISION_BOUND) }],
-        success: [{ requestPut: { key: Buffer.from(key), value: Buffer.from(value) } }],
-      }),
+    put: (key, value) => call(client.Put, requests.put(key, value)),
+    get: (key, getOptions) => call(client.Range, requests.range(key, getOptions?.serializable === true)),
+    txn: (key, value) => call(client.Txn, requests.txn(key, value)),
     close: async () => client.close(),
   };
 }

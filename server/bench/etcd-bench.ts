@@ -9,15 +9,21 @@
  *      the Raft log is fsynced before a write is acknowledged);
  *   3. one member of each (etcd, then SisyphusDB).
  * Each is driven by loadtest's runLoad with the same settings (closed loop, one connection,
- * 256-byte values, 10,000 uniform keys, 10 s deadline per call): etcd through the etcd-grpc-js
- * driver, SisyphusDB through grpc-js — the same @grpc/grpc-js + proto-loader client — and our
- * SDK's pipeline as an extra row for ours. Workloads: put_c1, put_c64, put_c256, get_c64
- * (linearizable, keys preloaded), put_follower_c64 (puts sent to a follower); one member:
- * put_c64, get_c64.
+ * 256-byte values, 10,000 uniform keys, 10 s deadline per call), through two client pairs, the
+ * same client for both systems within a pair, in this order:
+ *   - the lean pair, the headline ratios: etcd-h2-grpc and h2-grpc, unary gRPC straight over
+ *     node:http2 with hand-encoded requests, so the generator is not the bottleneck (grpc-js
+ *     costs ~280 µs of client CPU a call on a 2-core machine and caps both systems);
+ *   - the grpc-js pair, a second comparison: etcd-grpc-js and grpc-js, @grpc/grpc-js +
+ *     proto-loader, as an application would call either;
+ *   - then our SDK's pipeline, an extra for ours.
+ * Workloads: put_c1, put_c64, put_c256, get_c64 (linearizable, keys preloaded),
+ * put_follower_c64 (puts sent to a follower); one member: put_c64, get_c64.
  *
  *   --seconds N   measured seconds per cell (default 10; --quick 3)
  *   --warmup N    warm-up seconds per cell, not recorded (default 2; --quick 1)
- *   --quick       3 s cells and fewer of them (the pipeline: put_c64 and get_c64; one member: put_c64)
+ *   --quick       3 s cells and fewer of them (the grpc-js pair and the pipeline: put_c64 and
+ *                 get_c64; one member: put_c64)
  *   --out DIR     where etcd-compare.json, .md and .svg (latency vs throughput) go (default docs/benchmarks)
  *
  * Every process started is killed by PID at the end, also on failure (finally blocks, and the
@@ -38,7 +44,20 @@ import { TestCluster } from "../test/cluster/test-cluster.js";
 import { ensureDebianPackage } from "./debian-package.js";
 import { defaultRaftTiming } from "./server-defaults.js";
 import { ETCD_BINARY, ETCD_ELECTION_TIMEOUT_MS, ETCD_HEARTBEAT_INTERVAL_MS, ETCD_PACKAGE, EtcdCluster, etcdVersion } from "./etcd-cluster.js";
-import { type CompareRow, type EtcdCompareReport, type SystemName, GENERATOR_CPU_WARN, compareFigures, compareRow, evaluateTargets, resultsTable, writeCompareReports } from "./etcd-compare-report.js";
+import {
+  type CompareRow,
+  type EtcdCompareReport,
+  type SystemName,
+  GENERATOR_CPU_WARN,
+  GRPC_JS_PAIR,
+  LEAN_PAIR,
+  PIPELINE_CLIENT,
+  compareFigures,
+  compareRow,
+  evaluateTargets,
+  resultsTable,
+  writeCompareReports,
+} from "./etcd-compare-report.js";
 
 const VALUE_BYTES = 256;
 const KEYS = 10_000;
@@ -183,7 +202,7 @@ async function main(): Promise<void> {
   const quick = values.quick === true;
   const settings: RunSettings = { seconds: Number(values.seconds ?? (quick ? 3 : 10)), warmupSeconds: Number(values.warmup ?? (quick ? 1 : 2)) };
   if (!(settings.seconds > 0) || !(settings.warmupSeconds >= 0)) throw new Error(`--seconds must be > 0 and --warmup >= 0, got ${values.seconds} and ${values.warmup}`);
-  const pipelineCells = quick ? ["put_c64", "get_c64"] : THREE_MEMBER_CELLS;
+  const secondaryCells = quick ? ["put_c64", "get_c64"] : THREE_MEMBER_CELLS;
   const singleCells = quick ? ["put_c64"] : ["put_c64", "get_c64"];
 
   const etcd = ensureDebianPackage({ packageName: ETCD_PACKAGE, binary: ETCD_BINARY, log: (line) => process.stdout.write(`${line}\n`), logPrefix: "bench:etcd" });
@@ -191,15 +210,17 @@ async function main(): Promise<void> {
   process.stdout.write(`etcd ${etcdRelease} at ${etcd.path}; SisyphusDB ${SERVER_VERSION}; ${settings.seconds} s cells after ${settings.warmupSeconds} s warm-up\n`);
 
   const rows: CompareRow[] = [];
-  rows.push(...(await withTarget(() => startEtcd(3), (t) => runCells(t, ["etcd-grpc-js"], THREE_MEMBER_CELLS, settings))));
-  rows.push(
-    ...(await withTarget(
-      () => startSisyphus(3),
-      async (t) => [...(await runCells(t, ["grpc-js"], THREE_MEMBER_CELLS, settings)), ...(await runCells(t, ["sdk-pipeline"], pipelineCells, settings))],
-    )),
-  );
-  rows.push(...(await withTarget(() => startEtcd(1), (t) => runCells(t, ["etcd-grpc-js"], singleCells, settings))));
-  rows.push(...(await withTarget(() => startSisyphus(1), (t) => runCells(t, ["grpc-js"], singleCells, settings))));
+  // Per system: the lean client, then grpc-js, then (ours) the SDK pipeline.
+  const threeMembers = async (t: Target): Promise<CompareRow[]> => {
+    const measured = [...(await runCells(t, [LEAN_PAIR[t.system]], THREE_MEMBER_CELLS, settings)), ...(await runCells(t, [GRPC_JS_PAIR[t.system]], secondaryCells, settings))];
+    if (t.system === "sisyphus") measured.push(...(await runCells(t, [PIPELINE_CLIENT], secondaryCells, settings)));
+    return measured;
+  };
+  const oneMember = (t: Target): Promise<CompareRow[]> => runCells(t, [LEAN_PAIR[t.system], GRPC_JS_PAIR[t.system]], singleCells, settings);
+  rows.push(...(await withTarget(() => startEtcd(3), threeMembers)));
+  rows.push(...(await withTarget(() => startSisyphus(3), threeMembers)));
+  rows.push(...(await withTarget(() => startEtcd(1), oneMember)));
+  rows.push(...(await withTarget(() => startSisyphus(1), oneMember)));
 
   const figures = compareFigures(rows);
   const report: EtcdCompareReport = {
@@ -218,7 +239,14 @@ async function main(): Promise<void> {
       connections_per_cell: 1,
       call_timeout_ms: CALL_TIMEOUT_MS,
       get_consistency: "linearizable",
-      clients: { etcd: "etcd-grpc-js (@grpc/grpc-js + @grpc/proto-loader, loadtest/proto/etcd)", sisyphus: "grpc-js (@grpc/grpc-js + @grpc/proto-loader, proto/)", extra: "sdk-pipeline (our SDK, one Pipeline stream)" },
+      clients: {
+        headline: {
+          etcd: `${LEAN_PAIR.etcd} (unary gRPC over node:http2, hand-encoded requests, loadtest/src/h2-grpc-driver.ts)`,
+          sisyphus: `${LEAN_PAIR.sisyphus} (the same client and code, SisyphusDB's KVService)`,
+        },
+        grpc_js: { etcd: `${GRPC_JS_PAIR.etcd} (@grpc/grpc-js + @grpc/proto-loader, loadtest/proto/etcd)`, sisyphus: `${GRPC_JS_PAIR.sisyphus} (@grpc/grpc-js + @grpc/proto-loader, proto/)` },
+        extra: `${PIPELINE_CLIENT} (our SDK, one Pipeline stream)`,
+      },
       etcd: {
         binary: etcd.path,
         heartbeat_interval_ms: ETCD_HEARTBEAT_INTERVAL_MS,
@@ -238,7 +266,9 @@ async function main(): Promise<void> {
     targets: evaluateTargets(rows, figures),
     notes: [
       "One run, one system after the other on the same 2-core machine, which is shared with other work: compare ratios within a run rather than absolute figures across runs.",
-      "Like with like: etcd and SisyphusDB are driven by the same generator (loadtest/, runLoad), the same client library and settings (@grpc/grpc-js with @grpc/proto-loader, one connection, unary calls), the same keys, values and closed-loop clients; sdk-pipeline rows are our SDK's extra.",
+      "Like with like: etcd and SisyphusDB are driven by the same generator (loadtest/, runLoad), the same keys, values and closed-loop clients, one connection and unary calls, and within each comparison the same client for both: every ratio compares rows of one client pair only.",
+      `Headline ratios (ratios, p99_ms, single_member_ratios, targets): the lean pair ${LEAN_PAIR.etcd} / ${LEAN_PAIR.sisyphus}, unary gRPC straight over node:http2 with hand-encoded requests, so the generator is not the bottleneck. @grpc/grpc-js costs ~280 µs of client CPU per call on a 2-core machine: etcd 3.4 measured ~3,300 puts/s at 64 clients through grpc-js and ~11,800 through h2load with the same request bytes.`,
+      `Second comparison (ratios_grpc_js, single_member_ratios_grpc_js): the grpc-js pair ${GRPC_JS_PAIR.etcd} / ${GRPC_JS_PAIR.sisyphus} (@grpc/grpc-js + @grpc/proto-loader), a realistic application client; its rows are often client-bound. ${PIPELINE_CLIENT} rows are our SDK's extra (pipeline_ratios: against etcd through ${LEAN_PAIR.etcd}).`,
       `Each system keeps its own default election timing: etcd heartbeat ${ETCD_HEARTBEAT_INTERVAL_MS} ms / election ${ETCD_ELECTION_TIMEOUT_MS} ms, SisyphusDB ${SISYPHUS_TIMING.heartbeatIntervalMs} ms / ${SISYPHUS_TIMING.electionTimeoutMs} ms; neither affects a steady write path beyond heartbeat traffic.`,
       "A cluster is started fresh for each system and size and reused by its cells in the order shown; the keys are preloaded once before the first get cell.",
       "raft_term_changes: how far the leader's Raft term moved from just before a cell (preload and warm-up included) to just after it; above 0, an election happened during the cell and its errors and tail latencies include it.",
@@ -247,7 +277,9 @@ async function main(): Promise<void> {
   };
   const written = await writeCompareReports(report, values.out);
   fs.writeFileSync(path.join(values.out, "etcd-compare.svg"), plotCompare(report));
-  process.stdout.write(`\n${resultsTable(rows)}\n\nratios (ours / etcd): ${JSON.stringify(figures.ratios)}\nwrote ${written.json} and ${written.md}\n`);
+  process.stdout.write(
+    `\n${resultsTable(rows)}\n\nratios (ours / etcd, ${LEAN_PAIR.sisyphus} / ${LEAN_PAIR.etcd}): ${JSON.stringify(figures.ratios)}\nratios_grpc_js (${GRPC_JS_PAIR.sisyphus} / ${GRPC_JS_PAIR.etcd}): ${JSON.stringify(figures.ratios_grpc_js)}\nwrote ${written.json} and ${written.md}\n`,
+  );
 }
 
 // Ctrl-C or a kill: exit through process.exit so the 'exit' hooks kill every member by PID.

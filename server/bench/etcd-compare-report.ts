@@ -2,15 +2,20 @@
  * bench:etcd's report: docs/benchmarks/etcd-compare.json and etcd-compare.md.
  *
  * JSON: { benchmark: "etcd-compare", command, date, machine, versions, settings, results, ratios,
- * p99_ms, p99_ratios, single_member_ratios, pipeline_ratios, targets, notes }.
+ * p99_ms, p99_ratios, single_member_ratios, ratios_grpc_js, single_member_ratios_grpc_js,
+ * pipeline_ratios, targets, notes }.
  *   results   one row per (system, members, client, workload), in the style of storage.json's
  *             (workload, system, ops, seconds, ops_per_sec, latencies in µs) plus members,
  *             client, target member, p90/p99.9/max, errors by code, the generator's CPU and
  *             raft_term_changes (elections during the cell);
- *   ratios    ours / etcd throughput, 3 members, both through @grpc/grpc-js + proto-loader, keyed
+ *   ratios    ours / etcd throughput, 3 members, both through the lean client pair (h2-grpc and
+ *             etcd-h2-grpc: one node:http2 client, so the generator is not the bottleneck), keyed
  *             put_c1, put_c64, put_c256, get_c64, put_follower_c64 (a key is absent when a cell
  *             did not run);
- *   p99_ms    per ratio key, { sisyphus, etcd } p99 in ms; p99_ratios ours / etcd p99.
+ *   p99_ms    per ratio key, { sisyphus, etcd } p99 in ms; p99_ratios ours / etcd p99 (lean pair);
+ *   ratios_grpc_js  the same keys through the grpc-js pair (grpc-js and etcd-grpc-js: @grpc/grpc-js
+ *             + proto-loader, a realistic application client), a second comparison.
+ * Every figure compares rows of one client pair only; nothing mixes clients.
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -62,12 +67,17 @@ export interface EtcdCompareReport {
   versions: { etcd: string; sisyphusdb: string; commit: string | null };
   settings: Record<string, unknown>;
   results: CompareRow[];
+  /** ours / etcd throughput, 3 members, lean pair. */
   ratios: Partial<Record<(typeof RATIO_WORKLOADS)[number], number>>;
   p99_ms: Partial<Record<(typeof RATIO_WORKLOADS)[number], { sisyphus: number; etcd: number }>>;
   p99_ratios: Partial<Record<(typeof RATIO_WORKLOADS)[number], number>>;
-  /** ours / etcd throughput with one member each (grpc-js drivers). */
+  /** ours / etcd throughput with one member each, lean pair. */
   single_member_ratios: Record<string, number>;
-  /** our SDK pipeline (3 members) / etcd through grpc-js (3 members). */
+  /** ours / etcd throughput, 3 members, grpc-js pair. */
+  ratios_grpc_js: Partial<Record<(typeof RATIO_WORKLOADS)[number], number>>;
+  /** ours / etcd throughput with one member each, grpc-js pair. */
+  single_member_ratios_grpc_js: Record<string, number>;
+  /** our SDK pipeline (3 members) / etcd through etcd-h2-grpc (3 members). */
   pipeline_ratios: Record<string, number>;
   targets: Target[];
   notes: string[];
@@ -100,40 +110,61 @@ export function compareRow(system: SystemName, members: number, workload: string
   };
 }
 
-const GRPC_JS = { sisyphus: "grpc-js", etcd: "etcd-grpc-js" } as const;
+/** A client pair: the same client for both systems (keys of loadtest's DRIVERS). */
+export interface ClientPair {
+  sisyphus: string;
+  etcd: string;
+}
+
+/** The headline pair: unary gRPC over node:http2 with hand-encoded requests, a fraction of grpc-js's client CPU per call. */
+export const LEAN_PAIR: ClientPair = { sisyphus: "h2-grpc", etcd: "etcd-h2-grpc" };
+/** The second pair: @grpc/grpc-js + proto-loader, as an application would call either system. */
+export const GRPC_JS_PAIR: ClientPair = { sisyphus: "grpc-js", etcd: "etcd-grpc-js" };
+/** Ours only, against etcd through the lean pair. */
+export const PIPELINE_CLIENT = "sdk-pipeline";
 
 function find(rows: CompareRow[], system: SystemName, members: number, client: string, workload: string): CompareRow | undefined {
   return rows.find((r) => r.system === system && r.members === members && r.client === client && r.workload === workload);
 }
 
-/** ratios, p99_ms, p99_ratios, single_member_ratios and pipeline_ratios from the rows. */
-export function compareFigures(rows: CompareRow[]): Pick<EtcdCompareReport, "ratios" | "p99_ms" | "p99_ratios" | "single_member_ratios" | "pipeline_ratios"> {
-  const figures: Pick<EtcdCompareReport, "ratios" | "p99_ms" | "p99_ratios" | "single_member_ratios" | "pipeline_ratios"> = {
-    ratios: {},
+type Figures = Pick<EtcdCompareReport, "ratios" | "p99_ms" | "p99_ratios" | "single_member_ratios" | "ratios_grpc_js" | "single_member_ratios_grpc_js" | "pipeline_ratios">;
+
+/** ours / etcd throughput per workload, both through `pair`; `members` 3 for RATIO_WORKLOADS, 1 for whatever one-member cells ran. */
+function throughputRatios(rows: CompareRow[], pair: ClientPair, members: number): Record<string, number> {
+  const ratios: Record<string, number> = {};
+  const workloads = members === 3 ? RATIO_WORKLOADS : new Set(rows.filter((r) => r.members === members).map((r) => r.workload));
+  for (const w of workloads) {
+    const ours = find(rows, "sisyphus", members, pair.sisyphus, w);
+    const etcd = find(rows, "etcd", members, pair.etcd, w);
+    if (ours !== undefined && etcd !== undefined && etcd.ops_per_sec > 0) ratios[w] = ours.ops_per_sec / etcd.ops_per_sec;
+  }
+  return ratios;
+}
+
+/** The report's figures from the rows: the headline ones from LEAN_PAIR, the _grpc_js ones from GRPC_JS_PAIR. */
+export function compareFigures(rows: CompareRow[]): Figures {
+  const figures: Figures = {
+    ratios: throughputRatios(rows, LEAN_PAIR, 3),
     p99_ms: {},
     p99_ratios: {},
-    single_member_ratios: {},
+    single_member_ratios: throughputRatios(rows, LEAN_PAIR, 1),
+    ratios_grpc_js: throughputRatios(rows, GRPC_JS_PAIR, 3),
+    single_member_ratios_grpc_js: throughputRatios(rows, GRPC_JS_PAIR, 1),
     pipeline_ratios: {},
   };
   for (const w of RATIO_WORKLOADS) {
-    const ours = find(rows, "sisyphus", 3, GRPC_JS.sisyphus, w);
-    const etcd = find(rows, "etcd", 3, GRPC_JS.etcd, w);
+    const ours = find(rows, "sisyphus", 3, LEAN_PAIR.sisyphus, w);
+    const etcd = find(rows, "etcd", 3, LEAN_PAIR.etcd, w);
     if (ours === undefined || etcd === undefined || etcd.ops_per_sec === 0) continue;
-    figures.ratios[w] = ours.ops_per_sec / etcd.ops_per_sec;
     figures.p99_ms[w] = { sisyphus: ours.p99_us / 1000, etcd: etcd.p99_us / 1000 };
     if (etcd.p99_us > 0) figures.p99_ratios[w] = ours.p99_us / etcd.p99_us;
-    const pipeline = find(rows, "sisyphus", 3, "sdk-pipeline", w);
+    const pipeline = find(rows, "sisyphus", 3, PIPELINE_CLIENT, w);
     if (pipeline !== undefined) figures.pipeline_ratios[w] = pipeline.ops_per_sec / etcd.ops_per_sec;
-  }
-  for (const w of new Set(rows.filter((r) => r.members === 1).map((r) => r.workload))) {
-    const ours = find(rows, "sisyphus", 1, GRPC_JS.sisyphus, w);
-    const etcd = find(rows, "etcd", 1, GRPC_JS.etcd, w);
-    if (ours !== undefined && etcd !== undefined && etcd.ops_per_sec > 0) figures.single_member_ratios[w] = ours.ops_per_sec / etcd.ops_per_sec;
   }
   return figures;
 }
 
-/** The figures issue 6 sets (3 members, grpc-js for both); null `met` when a cell did not run. */
+/** The figures issue 6 sets (3 members, the lean pair for both); null `met` when a cell did not run. */
 export function evaluateTargets(rows: CompareRow[], figures: Pick<EtcdCompareReport, "ratios" | "p99_ms">): Target[] {
   const targets: Target[] = [];
   for (const w of ["put_c64", "put_c256"] as const) {
@@ -148,8 +179,8 @@ export function evaluateTargets(rows: CompareRow[], figures: Pick<EtcdCompareRep
   }
   const gets = figures.ratios.get_c64;
   targets.push({ name: "get_c64 (linearizable): throughput >= 1.0 x etcd", met: gets === undefined ? null : gets >= 1.0, detail: gets === undefined ? "not measured" : `${gets.toFixed(2)} x` });
-  const leader = find(rows, "sisyphus", 3, GRPC_JS.sisyphus, "put_c64");
-  const follower = find(rows, "sisyphus", 3, GRPC_JS.sisyphus, "put_follower_c64");
+  const leader = find(rows, "sisyphus", 3, LEAN_PAIR.sisyphus, "put_c64");
+  const follower = find(rows, "sisyphus", 3, LEAN_PAIR.sisyphus, "put_follower_c64");
   targets.push({
     name: "put_follower_c64: p99 <= put_c64 p99 + 2 ms (ours)",
     met: leader === undefined || follower === undefined ? null : follower.p99_us <= leader.p99_us + 2000,
@@ -185,6 +216,26 @@ export function resultsTable(rows: CompareRow[]): string {
   return lines.join("\n");
 }
 
+/** The ratio table of one client pair (p99s from its rows); the pipeline column when `pipeline` has figures. */
+function ratioTable(report: EtcdCompareReport, pair: ClientPair, ratios: EtcdCompareReport["ratios"], pipeline: Record<string, number>): string[] {
+  const withPipeline = Object.keys(pipeline).length > 0;
+  const lines = [
+    `| workload | etcd ops/s | ours ops/s | ratio | etcd p99 ms | ours p99 ms |${withPipeline ? " SDK pipeline / etcd |" : ""}`,
+    `| --- | ---: | ---: | ---: | ---: | ---: |${withPipeline ? " ---: |" : ""}`,
+  ];
+  for (const w of RATIO_WORKLOADS) {
+    const ratio = ratios[w];
+    const etcd = find(report.results, "etcd", 3, pair.etcd, w);
+    const ours = find(report.results, "sisyphus", 3, pair.sisyphus, w);
+    if (ratio === undefined || etcd === undefined || ours === undefined) continue;
+    const p = pipeline[w];
+    lines.push(
+      `| ${w} | ${ops(etcd.ops_per_sec)} | ${ops(ours.ops_per_sec)} | ${ratio.toFixed(2)} | ${ms(etcd.p99_us)} | ${ms(ours.p99_us)} |${withPipeline ? ` ${p === undefined ? "–" : p.toFixed(2)} |` : ""}`,
+    );
+  }
+  return lines;
+}
+
 export function renderCompareMarkdown(report: EtcdCompareReport): string {
   const lines: string[] = [];
   lines.push("# SisyphusDB vs etcd, side by side (`npm run bench:etcd`)", "");
@@ -193,23 +244,14 @@ export function renderCompareMarkdown(report: EtcdCompareReport): string {
   lines.push(`- Versions: etcd ${report.versions.etcd} (Debian's etcd-server); SisyphusDB ${report.versions.sisyphusdb}${report.versions.commit === null ? "" : ` (${report.versions.commit})`}`);
   lines.push(`- Date: ${report.date}`, "");
   lines.push(resultsTable(report.results), "");
-  lines.push("## Ratios (ours / etcd, 3 members, both through @grpc/grpc-js + proto-loader)", "");
-  lines.push("| workload | etcd ops/s | ours ops/s | ratio | etcd p99 ms | ours p99 ms | SDK pipeline / etcd |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-  for (const w of RATIO_WORKLOADS) {
-    const ratio = report.ratios[w];
-    if (ratio === undefined) continue;
-    const etcd = find(report.results, "etcd", 3, GRPC_JS.etcd, w);
-    const ours = find(report.results, "sisyphus", 3, GRPC_JS.sisyphus, w);
-    const p99 = report.p99_ms[w];
-    const pipeline = report.pipeline_ratios[w];
-    lines.push(
-      `| ${w} | ${etcd === undefined ? "–" : ops(etcd.ops_per_sec)} | ${ours === undefined ? "–" : ops(ours.ops_per_sec)} | ${ratio.toFixed(2)} | ${p99?.etcd.toFixed(2) ?? "–"} | ${p99?.sisyphus.toFixed(2) ?? "–"} | ${pipeline === undefined ? "–" : pipeline.toFixed(2)} |`,
-    );
-  }
+  lines.push(`## Ratios (ours / etcd, 3 members, both through the lean client: ${LEAN_PAIR.sisyphus} / ${LEAN_PAIR.etcd})`, "");
+  lines.push(...ratioTable(report, LEAN_PAIR, report.ratios, report.pipeline_ratios));
   const single = Object.entries(report.single_member_ratios);
-  if (single.length > 0) {
-    lines.push("", `One member each (grpc-js): ${single.map(([w, r]) => `${w} ${r.toFixed(2)}`).join(", ")}.`);
-  }
+  if (single.length > 0) lines.push("", `One member each (lean pair): ${single.map(([w, r]) => `${w} ${r.toFixed(2)}`).join(", ")}.`);
+  lines.push("", `## Ratios through grpc-js (${GRPC_JS_PAIR.sisyphus} / ${GRPC_JS_PAIR.etcd}: @grpc/grpc-js + proto-loader, an application's client)`, "");
+  lines.push(...ratioTable(report, GRPC_JS_PAIR, report.ratios_grpc_js, {}));
+  const singleGrpcJs = Object.entries(report.single_member_ratios_grpc_js);
+  if (singleGrpcJs.length > 0) lines.push("", `One member each (grpc-js pair): ${singleGrpcJs.map(([w, r]) => `${w} ${r.toFixed(2)}`).join(", ")}.`);
   lines.push("", "## Targets (issue 6)", "");
   for (const t of report.targets) lines.push(`- ${t.name}: **${t.met === null ? "not measured" : t.met ? "met" : "NOT met"}** (${t.detail})`);
   if (report.notes.length > 0) {
