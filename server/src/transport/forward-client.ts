@@ -3,7 +3,7 @@
  *
  * The stream is opened on first use (its first request is the hello) and reopened by the next
  * forward after it ends. Each proposal gets an id unique on this link; every proposal made in one
- * turn of the event loop goes out in ONE write (one envelope each), flushed from a microtask, or
+ * turn of the event loop goes out in ONE write (one envelope each), flushed from setImmediate, or
  * once the stream drains if it is full. The answer with the same id settles the proposal's promise.
  *
  * Failure: if the stream ends, every proposal still waiting is rejected with a ForwardError whose
@@ -75,7 +75,10 @@ export class ForwardClient {
       this.unsent.push({ id, bytes: toBinary(ForwardRequestSchema, create(ForwardRequestSchema, { id, command, type: type === "confChange" ? EntryType.CONF_CHANGE : EntryType.NORMAL })) });
       if (!this.flushQueued) {
         this.flushQueued = true;
-        queueMicrotask(this.flushNow);
+        // After the poll phase, not after this event's microtasks: the client calls a follower
+        // forwards arrive as one HTTP/2 event each, so a microtask flush sent them one or two at
+        // a time, and the leader's Readies (one append and one fsync each) shrank with them.
+        setImmediate(this.flushNow);
       }
     });
   }
