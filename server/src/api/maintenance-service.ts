@@ -11,6 +11,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { MaintenanceService } from "../../../gen/sisyphus/kv/v1/maintenance_pb.js";
 import { KvStateMachine } from "../kv/index.js";
 import { Engine, packDirectory } from "../storage/index.js";
+import { directoryBytes } from "./directory-bytes.js";
 import { type MemberContext, responseHeader } from "./member.js";
 import { rethrowAsConnectError } from "./status.js";
 import type { ServiceRegistrar } from "./unary-method-table.js";
@@ -82,10 +83,4 @@ async function checkpointRevision(dir: string): Promise<number> {
   }
 }
 
-async function directoryBytes(dir: string): Promise<number> {
-  let total = 0;
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    if (entry.isFile()) total += (await fs.stat(path.join(dir, entry.name))).size;
-  }
-  return total;
-}
+
