@@ -21,7 +21,12 @@ const port = parentPort;
  * merges fall behind still meets the L0 slowdown and stop triggers, which hold writes back.
  */
 const WORKER_NICE = 10;
-os.setPriority(0, WORKER_NICE);
+try {
+  os.setPriority(0, WORKER_NICE);
+} catch {
+  // A system that refuses (a sandbox filtering setpriority) leaves the thread at the default
+  // priority: merges then compete with the main thread, as they did before, and nothing breaks.
+}
 
 port.on("message", (msg: { id: number; job: Job }) => {
   runJob(restoreBuffers(msg.job), () => undefined).then(
