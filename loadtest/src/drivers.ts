@@ -123,10 +123,14 @@ export function grpcJsDriver(url: string, options: Partial<DriverOptions> = {}):
   const definition = protoLoader.loadSync("sisyphus/kv/v1/kv.proto", { ...PROTO_LOADER_OPTIONS, includeDirs: [path.join(repoRoot(), "proto")] });
   const v1 = (grpc.loadPackageDefinition(definition) as unknown as { sisyphus: { kv: { v1: Record<string, grpc.ServiceClientConstructor> } } }).sisyphus.kv.v1;
   const client = new v1.KVService(new URL(url).host, grpc.credentials.createInsecure()) as unknown as GrpcJsKv;
-  const call = unaryCaller(client, options.timeoutMs ?? 0);
-  const requests = SISYPHUS_GRPC_JS_REQUESTS;
+  return grpcJsKvDriver("grpc-js unary", client, SISYPHUS_GRPC_JS_REQUESTS, options.timeoutMs ?? 0);
+}
+
+/** Put, get and txn on a grpc-js KV client (either system's), with that system's request objects. */
+function grpcJsKvDriver(name: string, client: GrpcJsKv, requests: GrpcJsKvRequests, timeoutMs: number): KvDriver {
+  const call = unaryCaller(client, timeoutMs);
   return {
-    name: "grpc-js unary",
+    name,
     put: (key, value) => call(client.Put, requests.put(key, value)),
     get: (key, getOptions) => call(client.Range, requests.range(key, getOptions?.serializable === true)),
     txn: (key, value) => call(client.Txn, requests.txn(key, value)),
@@ -160,13 +164,5 @@ export const ETCD_GRPC_JS_REQUESTS: GrpcJsKvRequests = {
 export function etcdGrpcJsDriver(url: string, options: Partial<DriverOptions> = {}): KvDriver {
   const etcdserverpb = (grpc.loadPackageDefinition(loadEtcdPackageDefinition()) as unknown as { etcdserverpb: Record<string, grpc.ServiceClientConstructor> }).etcdserverpb;
   const client = new etcdserverpb.KV(new URL(url).host, grpc.credentials.createInsecure()) as unknown as GrpcJsKv;
-  const call = unaryCaller(client, options.timeoutMs ?? 0);
-  const requests = ETCD_GRPC_JS_REQUESTS;
-  return {
-    name: "etcd v3 grpc-js unary",
-    put: (key, value) => call(client.Put, requests.put(key, value)),
-    get: (key, getOptions) => call(client.Range, requests.range(key, getOptions?.serializable === true)),
-    txn: (key, value) => call(client.Txn, requests.txn(key, value)),
-    close: async () => client.close(),
-  };
+  return grpcJsKvDriver("etcd v3 grpc-js unary", client, ETCD_GRPC_JS_REQUESTS, options.timeoutMs ?? 0);
 }

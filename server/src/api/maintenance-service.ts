@@ -82,5 +82,3 @@ async function checkpointRevision(dir: string): Promise<number> {
     await engine.close();
   }
 }
-
-

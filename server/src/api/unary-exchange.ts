@@ -6,8 +6,9 @@
  * Why the raw carrier: for an HTTP/2 call the compat layer wraps the stream in an
  * Http2ServerRequest (a second Readable the body is pushed through) and an Http2ServerResponse,
  * and wires their events, on every call. The fast path needs none of it: headers, the body's
- * chunks, one answer and, for gRPC, trailers. Measured on a 3-member cluster with h2load, 64
- * calls in flight (docs/benchmarks/README.md), skipping it cut the leader's CPU per put.
+ * chunks, one answer and, for gRPC, trailers. Measured on a single member with h2load, 64 calls
+ * in flight, six alternating runs: median server CPU per durable put 119 -> 116 µs, a gain the
+ * size of that machine's noise (docs/ARCHITECTURE.md).
  */
 import type http2 from "node:http2";
 import type { Readable } from "node:stream";
